@@ -1,0 +1,132 @@
+"""The `labkit` command: manage the local emulator (and, in later chapters, runs and teardown)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+from labkit import __version__, emulator_control
+from labkit.config import DEFAULT_PORT, default_state_dir, parse_port
+from labkit.errors import LabkitError
+
+
+def _state_dir(args) -> Path:
+    return Path(args.state_dir).expanduser().resolve() if args.state_dir else default_state_dir()
+
+
+def _port(args) -> int:
+    import os
+
+    if args.port is not None:
+        return parse_port(args.port)
+    return parse_port(os.environ.get("LABKIT_PORT") or DEFAULT_PORT)
+
+
+def cmd_start(args) -> int:
+    state_dir = _state_dir(args)
+    already = emulator_control.find_running(state_dir)
+    info = emulator_control.start(state_dir, _port(args))
+    verb = "already running" if already and already.pid == info.pid else "started"
+    print(f"labkit emulator {verb} at {info.url} (pid {info.pid}, state dir {state_dir})")
+    print(f"  use it with: export AWS_ENDPOINT_URL={info.url}")
+    return 0
+
+
+def cmd_stop(args) -> int:
+    info = emulator_control.stop(_state_dir(args))
+    print(f"labkit emulator stopped (pid {info.pid}, port {info.port} is free)")
+    return 0
+
+
+def cmd_status(args) -> int:
+    state_dir = _state_dir(args)
+    info = emulator_control.find_running(state_dir)
+    health = emulator_control.health(info.url) if info else None
+    if args.json:
+        print(json.dumps({"running": bool(health), "pid": info.pid if info else None,
+                          "url": info.url if info else None, "health": health,
+                          "stateDir": str(state_dir)}))
+    elif not info:
+        print(f"labkit emulator is not running (state dir {state_dir})")
+    elif not health:
+        print(f"labkit emulator pid {info.pid} is recorded at {info.url} but does not answer")
+    else:
+        print(f"labkit emulator running at {info.url} (pid {info.pid}, "
+              f"up {health['uptime']:.0f} s, version {health['version']})")
+    return 0 if health else 1
+
+
+def cmd_logs(args) -> int:
+    state_dir = _state_dir(args)
+    print(emulator_control.tail_log(state_dir, args.lines))
+    if not args.follow:
+        return 0
+    path = state_dir / "emulator.log"
+    with open(path, encoding="utf-8", errors="replace") as handle:
+        handle.seek(0, 2)
+        try:
+            while True:
+                line = handle.readline()
+                if line:
+                    print(line, end="")
+                else:
+                    time.sleep(0.3)
+        except KeyboardInterrupt:
+            return 0
+
+
+def cmd_reset(args) -> int:
+    info = emulator_control.find_running(_state_dir(args))
+    if info is None:
+        raise LabkitError("No emulator is running; there is nothing to reset. "
+                          "Start one with `labkit emulator start`.")
+    result = emulator_control.request(info.url, "/_labkit/reset", method="POST")
+    print(f"labkit emulator reset: all state cleared, {result['processesEnded']} process(es) ended")
+    return 0
+
+
+def cmd_serve(args) -> int:
+    from labkit.emulator.serve import serve
+
+    return serve(_state_dir(args), _port(args))
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="labkit", description=__doc__)
+    parser.add_argument("--version", action="version", version=f"labkit {__version__}")
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    emulator = commands.add_parser("emulator", help="run the local AWS emulator")
+    actions = emulator.add_subparsers(dest="action", required=True)
+
+    def add(name, func, help_text):
+        sub = actions.add_parser(name, help=help_text)
+        sub.add_argument("--state-dir", help="state folder (default: .labkit/ at the project root)")
+        sub.set_defaults(func=func)
+        return sub
+
+    for name, func, help_text in (("start", cmd_start, "start it (or reuse the running one)"),
+                                  ("serve", cmd_serve, argparse.SUPPRESS)):
+        sub = add(name, func, help_text)
+        sub.add_argument("--port", help=f"port on 127.0.0.1 (default {DEFAULT_PORT} or LABKIT_PORT)")
+    add("stop", cmd_stop, "stop it and every process it started")
+    add("status", cmd_status, "is it running, where").add_argument("--json", action="store_true")
+    logs = add("logs", cmd_logs, "show its log")
+    logs.add_argument("-n", "--lines", type=int, default=50)
+    logs.add_argument("-f", "--follow", action="store_true")
+    add("reset", cmd_reset, "forget all state (repositories, builds, moto resources)")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return args.func(args)
+    except LabkitError as exc:
+        print(f"labkit: error: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 130

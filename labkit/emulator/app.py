@@ -1,0 +1,158 @@
+"""The emulator's WSGI application: labkit's own Code* services, git over HTTP, and moto for the rest."""
+
+from __future__ import annotations
+
+import json
+import logging
+import traceback
+
+from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
+
+from labkit import __version__
+from labkit.emulator.codebuild.responses import CodeBuildResponses
+from labkit.emulator.codecommit.responses import CodeCommitResponses
+from labkit.emulator.codedeploy.responses import CodeDeployResponses
+from labkit.emulator.codepipeline.responses import CodePipelineResponses
+from labkit.emulator.context import RequestContext
+from labkit.emulator.json_api import AWSError, JsonService
+from labkit.emulator.runtime import EmulatorRuntime
+from labkit.statedir import clear_run_dirs
+
+log = logging.getLogger("labkit.emulator")
+OWNED_SERVICES = (CodeCommitResponses, CodeBuildResponses, CodeDeployResponses, CodePipelineResponses)
+GIT_PREFIX = "/v1/repos/"
+
+
+class EmulatorApp:
+    def __init__(self, runtime: EmulatorRuntime):
+        self.runtime = runtime
+        self.services: dict[str, JsonService] = {}
+        for cls in OWNED_SERVICES:
+            service = cls(runtime)
+            self.services[service.target_prefix] = service
+        self.moto_app = DomainDispatcherApplication(create_backend_app)
+        # Filled in by the CodeCommit git server; until then git requests get a clear 404.
+        self.git_app = None
+        self.internal_routes = {
+            ("GET", "/_labkit/health"): self.health,
+            ("POST", "/_labkit/reset"): self.reset,
+        }
+
+    def __call__(self, environ, start_response):
+        path = environ.get("PATH_INFO", "")
+        try:
+            if path.startswith("/_labkit/"):
+                return self._internal(environ, start_response)
+            if path.startswith(GIT_PREFIX):
+                return self._git(environ, start_response)
+            prefix, _, operation = environ.get("HTTP_X_AMZ_TARGET", "").partition(".")
+            service = self.services.get(prefix)
+            if service is not None:
+                return self._owned(service, operation, environ, start_response)
+            return self._moto(environ, start_response)
+        except Exception:  # never answer a bare 500: say what broke and where to look
+            log.error("unexpected error on %s %s\n%s", environ.get("REQUEST_METHOD"), path,
+                      traceback.format_exc())
+            return _json(start_response, "400 Bad Request", {
+                "__type": "LabkitEmulatorError",
+                "message": "The labkit emulator hit an unexpected error; see .labkit/emulator.log.",
+            })
+
+    # --- labkit's own services -------------------------------------------------------
+    def _owned(self, service: JsonService, operation: str, environ, start_response):
+        ctx = RequestContext.from_environ(environ)
+        body = _read_body(environ)
+        headers = [("x-amzn-RequestId", ctx.request_id)]
+        try:
+            result = service.handle(operation, body, ctx)
+        except AWSError as err:
+            log.info("%s.%s -> %s: %s", service.service_name, operation, err.code, err.message)
+            return _json(start_response, f"{err.status} {_reason(err.status)}",
+                         {"__type": err.code, "message": err.message}, headers)
+        return _json(start_response, "200 OK", result, headers)
+
+    # --- git smart HTTP ----------------------------------------------------------------
+    def _git(self, environ, start_response):
+        if self.git_app is None:
+            return _text(start_response, "404 Not Found", "git over HTTP is not available yet\n")
+        return self.git_app(environ, start_response)
+
+    # --- moto ------------------------------------------------------------------------
+    def _moto(self, environ, start_response):
+        captured: dict = {}
+
+        def capture(status, headers, exc_info=None):
+            captured["status"], captured["headers"] = status, headers
+            if status.startswith("500"):
+                return lambda _data: None  # the body is replaced below
+            return start_response(status, headers, exc_info)
+
+        body = self.moto_app(environ, capture)
+        if not captured.get("status", "").startswith("500"):
+            return body
+        text = b"".join(body).decode("utf-8", "replace")
+        log.error("moto answered 500 for %s %s: %s", environ.get("REQUEST_METHOD"),
+                  environ.get("PATH_INFO"), text[:2000])
+        message = "The emulator's moto backend failed on this request; see .labkit/emulator.log."
+        if environ.get("HTTP_X_AMZ_TARGET"):
+            return _json(start_response, "400 Bad Request",
+                         {"__type": "LabkitEmulatorError", "message": message})
+        xml = (f"<ErrorResponse><Error><Type>Sender</Type><Code>LabkitEmulatorError</Code>"
+               f"<Message>{message}</Message></Error></ErrorResponse>")
+        return _text(start_response, "400 Bad Request", xml, "text/xml")
+
+    # --- /_labkit ------------------------------------------------------------------------
+    def _internal(self, environ, start_response):
+        key = (environ.get("REQUEST_METHOD", "GET"), environ.get("PATH_INFO", "").rstrip("/"))
+        handler = self.internal_routes.get(key)
+        if handler is None:
+            known = ", ".join(f"{m} {p}" for m, p in sorted(self.internal_routes))
+            return _json(start_response, "404 Not Found",
+                         {"message": f"No such emulator endpoint {key[0]} {key[1]}. Known: {known}."})
+        return _json(start_response, "200 OK", handler(environ))
+
+    def health(self, environ) -> dict:
+        return {
+            "status": "ok",
+            "service": "labkit-emulator",
+            "version": __version__,
+            "uptime": round(self.runtime.uptime, 3),
+            "port": self.runtime.port,
+            "url": self.runtime.url,
+        }
+
+    def reset(self, environ) -> dict:
+        """Back to empty: end processes, forget labkit's and moto's state, clear run folders."""
+        from moto.moto_api._internal.models import moto_api_backend
+
+        ended = self.runtime.processes.end()
+        self.runtime.reset()
+        moto_api_backend.reset()
+        clear_run_dirs(self.runtime.state_dir)
+        return {"status": "reset", "processesEnded": ended}
+
+
+def _read_body(environ) -> bytes:
+    try:
+        length = int(environ.get("CONTENT_LENGTH") or 0)
+    except ValueError:
+        length = 0
+    return environ["wsgi.input"].read(length) if length > 0 else b""
+
+
+def _reason(status: int) -> str:
+    return {400: "Bad Request", 403: "Forbidden", 404: "Not Found", 409: "Conflict",
+            429: "Too Many Requests"}.get(status, "Error")
+
+
+def _json(start_response, status: str, payload: dict, headers=None):
+    data = json.dumps(payload).encode()
+    start_response(status, [("Content-Type", "application/x-amz-json-1.1"),
+                            ("Content-Length", str(len(data))), *(headers or [])])
+    return [data]
+
+
+def _text(start_response, status: str, text: str, content_type: str = "text/plain"):
+    data = text.encode()
+    start_response(status, [("Content-Type", content_type), ("Content-Length", str(len(data)))])
+    return [data]

@@ -1,0 +1,11 @@
+"""CodeBuild's error types, named as AWS names them."""
+
+from labkit.emulator.json_api import AWSError
+
+
+class InvalidInputException(AWSError):
+    code = "InvalidInputException"
+
+
+class ResourceNotFoundException(AWSError):
+    code = "ResourceNotFoundException"

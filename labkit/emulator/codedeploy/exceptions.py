@@ -1,0 +1,7 @@
+"""CodeDeploy's error types, named as AWS names them."""
+
+from labkit.emulator.json_api import AWSError
+
+
+class InvalidInputException(AWSError):
+    code = "InvalidInputException"

@@ -1,0 +1,76 @@
+"""Shared fixtures: a fresh emulator on a free loopback port per test session, and clients for it."""
+
+from __future__ import annotations
+
+import os
+import socket
+from pathlib import Path
+
+import boto3
+import pytest
+from botocore.config import Config
+
+from labkit import emulator_control
+from labkit.procs import pid_alive
+from shapes import attach_shape_checker
+
+# Tests never touch a real account: dummy credentials, no profile, headless widgets.
+os.environ.update({
+    "AWS_ACCESS_KEY_ID": "labkit-test",
+    "AWS_SECRET_ACCESS_KEY": "labkit-test-secret",
+    "AWS_DEFAULT_REGION": "us-east-1",
+    "LABKIT_HEADLESS": "1",
+})
+for _name in ("AWS_PROFILE", "AWS_SESSION_TOKEN", "AWS_ENDPOINT_URL", "LABKIT_CONFIG"):
+    os.environ.pop(_name, None)
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture(scope="session")
+def emulator(tmp_path_factory):
+    """A running emulator for the whole session; stopped (and proven gone) at the end."""
+    state_dir = tmp_path_factory.mktemp("labkit-state")
+    info = emulator_control.start(state_dir, free_port())
+    yield info
+    emulator_control.stop(state_dir)
+    assert not pid_alive(info.pid), "the emulator process outlived stop()"
+    assert emulator_control.port_is_free(info.port), "the emulator's port is still taken"
+
+
+@pytest.fixture(scope="session")
+def aws(emulator):
+    """`aws("codecommit")` → a boto3 client on the emulator, shape-checked for labkit's services."""
+    cache: dict[str, object] = {}
+
+    def make(service: str, region: str = "us-east-1", **kwargs):
+        key = (service, region, tuple(sorted(kwargs.items())))
+        if key not in cache:
+            config = Config(s3={"addressing_style": "path"}, retries={"max_attempts": 1})
+            client = boto3.client(service, region_name=region, endpoint_url=emulator.url,
+                                  config=config, **kwargs)
+            attach_shape_checker(client)
+            cache[key] = client
+        return cache[key]
+
+    return make
+
+
+@pytest.fixture
+def lab(emulator):
+    """`labkit.connect()` to the session's emulator; its changes to os.environ are undone after."""
+    import labkit
+
+    saved = dict(os.environ)
+    os.environ["LABKIT_STATE_DIR"] = str(emulator.state_dir)
+    try:
+        yield labkit.connect(backend="local", port=emulator.port, state_dir=emulator.state_dir)
+    finally:
+        os.environ.clear()
+        os.environ.update(saved)
