@@ -30,9 +30,11 @@ class EmulatorApp:
         for cls in OWNED_SERVICES:
             service = cls(runtime)
             self.services[service.target_prefix] = service
+            runtime.services[service.service_name] = service
         self.moto_app = DomainDispatcherApplication(create_backend_app)
-        # Filled in by the CodeCommit git server; until then git requests get a clear 404.
-        self.git_app = None
+        # The CodeCommit service provides the git smart HTTP app once it serves repositories.
+        codecommit = next(s for s in self.services.values() if s.service_name == "codecommit")
+        self.git_app = getattr(codecommit, "git_app", None)
         self.internal_routes = {
             ("GET", "/_labkit/health"): self.health,
             ("POST", "/_labkit/reset"): self.reset,
@@ -45,10 +47,13 @@ class EmulatorApp:
                 return self._internal(environ, start_response)
             if path.startswith(GIT_PREFIX):
                 return self._git(environ, start_response)
-            prefix, _, operation = environ.get("HTTP_X_AMZ_TARGET", "").partition(".")
+            target = environ.get("HTTP_X_AMZ_TARGET", "")
+            prefix, _, operation = target.partition(".")
             service = self.services.get(prefix)
             if service is not None:
                 return self._owned(service, operation, environ, start_response)
+            if target == "AWSEvents.PutEvents":
+                return self._put_events(environ, start_response)
             return self._moto(environ, start_response)
         except Exception:  # never answer a bare 500: say what broke and where to look
             log.error("unexpected error on %s %s\n%s", environ.get("REQUEST_METHOD"), path,
@@ -70,6 +75,21 @@ class EmulatorApp:
             return _json(start_response, f"{err.status} {_reason(err.status)}",
                          {"__type": err.code, "message": err.message}, headers)
         return _json(start_response, "200 OK", result, headers)
+
+    def _put_events(self, environ, start_response):
+        ctx = RequestContext.from_environ(environ)
+        try:
+            entries = json.loads(_read_body(environ) or b"{}").get("Entries", [])
+        except ValueError:
+            return _json(start_response, "400 Bad Request",
+                         {"__type": "ValidationException", "message": "The body is not valid JSON."})
+        if not 1 <= len(entries) <= 10:
+            return _json(start_response, "400 Bad Request", {
+                "__type": "ValidationException",
+                "message": "1 validation error detected: Value at 'entries' failed to satisfy "
+                           "constraint: Member must have length between 1 and 10"})
+        result = self.runtime.events.put_events_api(entries, ctx.account_id, ctx.region)
+        return _json(start_response, "200 OK", result, [("x-amzn-RequestId", ctx.request_id)])
 
     # --- git smart HTTP ----------------------------------------------------------------
     def _git(self, environ, start_response):

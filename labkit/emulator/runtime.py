@@ -7,6 +7,7 @@ import time
 from pathlib import Path
 
 from labkit.emulator.children import ProcessRegistry
+from labkit.emulator.eventbridge import EventBridge
 
 
 class EmulatorRuntime:
@@ -17,9 +18,15 @@ class EmulatorRuntime:
         self.url = f"http://{host}:{port}"
         self.started_at = time.time()
         self.processes = ProcessRegistry(state_dir)
+        self.events = EventBridge()
         # Set when the server shuts down, so engines' worker threads can stop waiting.
         self.stopping = threading.Event()
         self._reset_hooks: list = []
+        self.services: dict[str, object] = {}  # botocore name -> labkit's service, for engines
+
+    def service(self, name: str):
+        """Another owned service (e.g. the pipeline engine asks for "codebuild")."""
+        return self.services[name]
 
     def dir(self, name: str) -> Path:
         path = self.state_dir / name
