@@ -94,6 +94,27 @@ def cmd_serve(args) -> int:
     return serve(_state_dir(args), _port(args))
 
 
+def cmd_run(args) -> int:
+    from labkit.runner import find_chapters, run_series
+
+    output = Path(args.output).resolve()
+    notebooks = Path(args.notebooks).resolve() if args.notebooks else None
+    if notebooks is not None and not notebooks.is_dir():
+        raise LabkitError(f"No notebooks folder at {notebooks}.")
+    results = run_series(output, notebooks, keep_going=args.keep_going)
+    if not results:
+        where = notebooks or "notebooks/"
+        print(f"No chapters found in {where} yet; nothing to run. Summary: {output / 'summary.json'}")
+        return 0
+    for result in results:
+        line = f"  {result.chapter:<40} {result.status:<7} {result.seconds:>7.1f} s"
+        print(line + (f"  {result.error}" if result.error else ""))
+    failed = [r for r in results if r.status != "passed"]
+    print(f"{len(results) - len(failed)} passed, {len(failed)} failed; "
+          f"executed notebooks and summary.json in {output}")
+    return 1 if failed else 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="labkit", description=__doc__)
     parser.add_argument("--version", action="version", version=f"labkit {__version__}")
@@ -118,6 +139,12 @@ def build_parser() -> argparse.ArgumentParser:
     logs.add_argument("-n", "--lines", type=int, default=50)
     logs.add_argument("-f", "--follow", action="store_true")
     add("reset", cmd_reset, "forget all state (repositories, builds, moto resources)")
+
+    run = commands.add_parser("run", help="run the course's chapters in order with papermill")
+    run.add_argument("--output", default="output", help="folder for executed notebooks")
+    run.add_argument("--notebooks", help="folder of chapters (default: notebooks/)")
+    run.add_argument("--keep-going", action="store_true", help="run later chapters after a failure")
+    run.set_defaults(func=cmd_run)
     return parser
 
 

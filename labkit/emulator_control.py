@@ -51,6 +51,8 @@ def find_running(state_dir: Path) -> EmulatorInfo | None:
         return None
     _reap(data.get("pid"))
     if not pid_alive(data.get("pid")):
+        # The emulator died without cleaning up: end what it had started, forget the record.
+        _end_recorded_children(state_dir)
         info_path.unlink(missing_ok=True)
         return None
     return EmulatorInfo(

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import boto3
 from botocore.config import Config
+from botocore.exceptions import ClientError, NoCredentialsError, ProfileNotFound
 
 from labkit import emulator_control
 from labkit.config import LabConfig, load_config
@@ -134,10 +135,20 @@ def _connect_aws(config: LabConfig) -> Lab:
             f"AWS_ENDPOINT_URL is set ({os.environ['AWS_ENDPOINT_URL']}), so calls would not "
             "reach AWS. Unset it to use the aws backend."
         )
-    session = boto3.Session(profile_name=config.profile, region_name=config.region)
-    lab = Lab(config, session)
-    # get_caller_identity is read-only; nothing is created before the guard has spoken.
-    check_sandbox_account(lab.account_id, config.sandbox_accounts)
+    try:
+        session = boto3.Session(profile_name=config.profile, region_name=config.region)
+        lab = Lab(config, session)
+        # get_caller_identity is read-only; nothing is created before the guard has spoken.
+        account_id = lab.account_id
+    except ProfileNotFound:
+        raise LabkitError(f"AWS profile {config.profile!r} is not configured; "
+                          "run `aws configure --profile NAME` or choose another.") from None
+    except NoCredentialsError:
+        raise LabkitError("No AWS credentials found for the aws backend: run `aws configure`, "
+                          "set a profile, or use backend='local'.") from None
+    except ClientError as exc:
+        raise LabkitError(f"AWS refused the credentials: {exc}") from None
+    check_sandbox_account(account_id, config.sandbox_accounts)
     os.environ["AWS_DEFAULT_REGION"] = config.region
     return lab
 

@@ -1,0 +1,55 @@
+# labkit: `make run` and `make test` are all the set-up a fresh machine needs.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.labkit-installed
+PYTEST := $(BIN)/python -m pytest
+
+.PHONY: setup run test test-fast test-ui lab lint format clean help
+
+help:
+	@echo "make run        set up, start the emulator, run the course end to end (output/)"
+	@echo "make test       set up and run the whole test suite"
+	@echo "make test-fast  the quick inner loop (no slow or browser tests)"
+	@echo "make lab        JupyterLab on notebooks/ with the emulator running"
+	@echo "make lint       ruff"
+	@echo "make clean      stop the emulator, remove its state and outputs"
+
+# Rebuilt only when pyproject.toml changes, so a second `make setup` does nothing.
+setup: $(STAMP)
+
+$(STAMP): pyproject.toml
+	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 10) else "labkit needs Python 3.10 or newer; found " + sys.version.split()[0])'
+	@command -v git >/dev/null || { echo "labkit needs git: install it and run make again"; exit 1; }
+	@command -v node >/dev/null || echo "warning: Node.js 20 is not installed; builds and deployments of the sample app need it (docs/troubleshooting.md)"
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check --upgrade pip
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[dev]'
+	@touch $(STAMP)
+
+run: setup
+	$(BIN)/labkit emulator start
+	$(BIN)/labkit run --output output
+
+test: setup
+	$(PYTEST)
+
+test-fast: setup
+	$(PYTEST) -m "not slow and not ui" -x
+
+test-ui: setup
+	$(PYTEST) -m ui
+
+lab: setup
+	$(BIN)/labkit emulator start
+	$(BIN)/jupyter lab notebooks/
+
+lint: setup
+	$(BIN)/ruff check labkit tests benchmarks
+
+format: setup
+	$(BIN)/ruff format labkit tests benchmarks
+
+clean:
+	-@test -x $(BIN)/labkit && $(BIN)/labkit emulator stop 2>/dev/null; true
+	rm -rf .labkit output
