@@ -95,7 +95,7 @@ def cmd_serve(args) -> int:
 
 
 def cmd_run(args) -> int:
-    from labkit.runner import find_chapters, run_series
+    from labkit.runner import run_series
 
     output = Path(args.output).resolve()
     notebooks = Path(args.notebooks).resolve() if args.notebooks else None

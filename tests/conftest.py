@@ -9,10 +9,10 @@ from pathlib import Path
 import boto3
 import pytest
 from botocore.config import Config
+from shapes import attach_shape_checker
 
 from labkit import emulator_control
 from labkit.procs import pid_alive
-from shapes import attach_shape_checker
 
 # Tests never touch a real account: dummy credentials, no profile, headless widgets.
 os.environ.update({
@@ -42,6 +42,20 @@ def emulator(tmp_path_factory):
     emulator_control.stop(state_dir)
     assert not pid_alive(info.pid), "the emulator process outlived stop()"
     assert emulator_control.port_is_free(info.port), "the emulator's port is still taken"
+    leaked = processes_working_in(state_dir)
+    assert not leaked, f"processes left running in the emulator's state dir: {leaked}"
+
+
+def processes_working_in(folder: Path) -> list[str]:
+    """Processes whose working directory is inside `folder` (builds, hook scripts, services)."""
+    import psutil
+
+    found = []
+    for proc in psutil.process_iter(["pid", "name", "cwd"]):
+        cwd = proc.info.get("cwd") or ""
+        if cwd.startswith(str(folder)):
+            found.append(f"{proc.info['pid']} {proc.info['name']} in {cwd}")
+    return found
 
 
 @pytest.fixture(scope="session")

@@ -10,8 +10,8 @@ import time
 from pathlib import Path
 
 import pytest
-
 from conftest import free_port
+
 from labkit import emulator_control
 from labkit.procs import end_process_tree, pid_alive
 

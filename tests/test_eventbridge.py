@@ -48,7 +48,7 @@ def test_matching_event_reaches_sqs_and_sns_targets(aws, queue):
 def test_event_reaches_a_log_group_target(aws):
     logs = aws("logs")
     logs.create_log_group(logGroupName="/labkit/events-test")
-    arn = f"arn:aws:logs:us-east-1:123456789012:log-group:/labkit/events-test"
+    arn = "arn:aws:logs:us-east-1:123456789012:log-group:/labkit/events-test"
     events = _rule(aws, "labkit-log-rule", {"source": ["labkit.logs"]}, [{"Id": "l", "Arn": arn}])
     events.put_events(Entries=[{"Source": "labkit.logs", "DetailType": "T", "Detail": "{}"}])
     found = logs.filter_log_events(logGroupName="/labkit/events-test")["events"]

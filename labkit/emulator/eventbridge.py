@@ -8,8 +8,9 @@ import json
 import logging
 import threading
 import uuid
+from collections.abc import Callable
 from datetime import datetime, timezone
-from typing import Any, Callable
+from typing import Any
 
 log = logging.getLogger("labkit.emulator.events")
 

@@ -5,8 +5,9 @@ from __future__ import annotations
 import base64
 import json
 import threading
+from collections.abc import Callable
 from datetime import datetime
-from typing import Any, Callable
+from typing import Any
 
 from botocore import xform_name
 from botocore.model import OperationModel, ServiceModel
