@@ -3,6 +3,7 @@
 # dependencies, record which deployment installed it, and hand the folder to ec2-user,
 # who runs the service. Runs as root on EC2.
 set -euo pipefail
+# shellcheck source=scripts/common.sh
 source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 
 cd "$APP_DIR"

@@ -2,6 +2,7 @@
 # BeforeInstall: make sure the instance can run the app (Node.js present) and that the
 # destination folder exists. Runs as root on EC2, so it may install packages.
 set -euo pipefail
+# shellcheck source=scripts/common.sh
 source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 
 log "Deployment ${DEPLOYMENT_ID:-(none)} of ${APPLICATION_NAME:-my-app} to ${DEPLOYMENT_GROUP_NAME:-(no group)}."

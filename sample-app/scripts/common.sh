@@ -6,6 +6,7 @@
 # for the instance's root file system; on a real EC2 instance it is unset and the
 # path is the real /home/ec2-user/my-app.
 
+# shellcheck disable=SC2034  # the variables are for the scripts that source this file
 APP_DIR="${LABKIT_HOST_ROOT:-}/home/ec2-user/my-app"
 APP_USER="ec2-user"
 PORT="${PORT:-3000}"
@@ -38,7 +39,9 @@ is_app_process() {
     [[ "$state" != "Z" && "$state" != "X" ]] || return 1
   fi
   if [[ -r "/proc/$pid/cmdline" ]]; then
-    tr '\0' ' ' < "/proc/$pid/cmdline" 2>/dev/null | grep -q 'server\.js' || return 1
+    local cmdline
+    cmdline="$(tr '\0' ' ' < "/proc/$pid/cmdline" 2>/dev/null)" || return 1
+    [[ "$cmdline" == *server.js* ]] || return 1
   fi
   return 0
 }

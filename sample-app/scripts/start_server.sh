@@ -2,9 +2,11 @@
 # ApplicationStart: start the service in the background and return. ValidateService,
 # not this hook, waits for it to answer.
 set -euo pipefail
+# shellcheck source=scripts/common.sh
 source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 
 cd "$APP_DIR"
+command -v node >/dev/null 2>&1 || fail "node is not on PATH (${PATH}); BeforeInstall should have installed Node.js."
 
 # ApplicationStop is skipped on a first deployment and after a failed one, so a server
 # started by hand or by a failed deployment may still hold the port.

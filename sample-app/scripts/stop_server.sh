@@ -3,6 +3,7 @@
 # runs (no pid file, or a stale one). CodeDeploy runs this hook from the revision that
 # was deployed last, and skips it on an instance's first deployment.
 set -euo pipefail
+# shellcheck source=scripts/common.sh
 source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 
 # How long the service gets to finish its requests after SIGTERM before SIGKILL.

@@ -3,6 +3,7 @@
 # 200 and "status":"healthy". Polls a bounded number of times, and fails early, with the
 # server's last log lines, if the process has died.
 set -euo pipefail
+# shellcheck source=scripts/common.sh
 source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 
 # 20 tries one second apart (each request may take up to 2 s) fit well inside the
@@ -28,6 +29,7 @@ check_health() {
     echo "${code:-000} $(tr -d '\n' < "$body_file")"
     rm -f "$body_file"
   else
+    # shellcheck disable=SC2016  # JavaScript, not shell, in single quotes
     node -e '
       fetch(process.argv[1], { signal: AbortSignal.timeout(2000) })
         .then(async (res) => console.log(`${res.status} ${(await res.text()).replace(/\n/g, "")}`))

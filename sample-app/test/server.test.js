@@ -40,7 +40,10 @@ describe('server.js', () => {
     });
     try {
       const port = await waitForPort(child);
-      const res = await fetch(`http://127.0.0.1:${port}/health`);
+      // /api/status rather than /health: this runs the checkout's own server.js, and a
+      // FAIL_HEALTH file there (the failing-health switch) must fail the deployment, not
+      // this test.
+      const res = await fetch(`http://127.0.0.1:${port}/api/status`);
       assert.equal(res.status, 200);
       assert.equal((await res.json()).version, pkg.version);
 
