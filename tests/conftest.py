@@ -20,6 +20,7 @@ os.environ.update({
     "AWS_SECRET_ACCESS_KEY": "labkit-test-secret",
     "AWS_DEFAULT_REGION": "us-east-1",
     "LABKIT_HEADLESS": "1",
+    "LABKIT_ALARM_INTERVAL": "0.5",  # alarms react within a second in tests
 })
 for _name in ("AWS_PROFILE", "AWS_SESSION_TOKEN", "AWS_ENDPOINT_URL", "LABKIT_CONFIG"):
     os.environ.pop(_name, None)

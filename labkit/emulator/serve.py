@@ -70,11 +70,9 @@ def serve(state_dir: Path, port: int) -> int:
 
 def _start_background_tasks(runtime) -> list[threading.Thread]:
     """Loops that run beside request handling (alarm evaluation, and later engines' pollers)."""
+    from labkit.emulator.alarms import AlarmEvaluator
+
     tasks = []
-    try:
-        from labkit.emulator.alarms import AlarmEvaluator
-    except ImportError:
-        return tasks
     evaluator = AlarmEvaluator(runtime)
     thread = threading.Thread(target=evaluator.run_forever, name="alarm-evaluator", daemon=True)
     thread.start()
