@@ -1,0 +1,35 @@
+"""Who is calling: the IAM user that owns the request's access key in moto's IAM, or a default learner."""
+
+from __future__ import annotations
+
+from labkit.emulator.context import RequestContext
+
+DEFAULT_USER = "labkit-learner"
+
+
+def caller_arn(ctx: RequestContext) -> str:
+    """The caller's ARN. Keys moto's IAM never issued (the dummy keys notebooks use) map to
+    `arn:aws:iam::<account>:user/labkit-learner`, so approvals and authors stay meaningful."""
+    user = _user_for_key(ctx.account_id, ctx.access_key) if ctx.access_key else None
+    return user or default_arn(ctx.account_id)
+
+
+def default_arn(account_id: str) -> str:
+    return f"arn:aws:iam::{account_id}:user/{DEFAULT_USER}"
+
+
+def user_name(arn: str) -> str:
+    return arn.rsplit("/", 1)[-1]
+
+
+def _user_for_key(account_id: str, access_key: str) -> str | None:
+    try:
+        from moto.iam.models import iam_backends
+
+        backend = iam_backends[account_id]["aws"]
+        for user in list(backend.users.values()):
+            if any(key.access_key_id == access_key for key in user.access_keys):
+                return user.arn
+    except Exception:  # moto's internals moved: fall back to the default identity
+        return None
+    return None
