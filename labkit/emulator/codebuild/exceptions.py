@@ -9,3 +9,11 @@ class InvalidInputException(AWSError):
 
 class ResourceNotFoundException(AWSError):
     code = "ResourceNotFoundException"
+
+
+class ResourceAlreadyExistsException(AWSError):
+    code = "ResourceAlreadyExistsException"
+
+
+class AccountLimitExceededException(AWSError):
+    code = "AccountLimitExceededException"

@@ -1,0 +1,52 @@
+"""A build's log: CloudWatch Logs lines written as the build runs, secrets masked as ***."""
+
+from __future__ import annotations
+
+import threading
+import time
+from datetime import datetime, timezone
+
+from labkit.emulator.codebuild import aws_actions
+
+_BATCH = 500  # events per put; the buffer never holds more, so huge output stays bounded
+
+
+class BuildLog:
+    def __init__(self, account_id: str, region: str, group: str | None, stream: str | None):
+        self.account_id, self.region = account_id, region
+        self.group, self.stream = group, stream
+        self._secrets: list[str] = []
+        self._buffer: list[dict] = []
+        self._lock = threading.Lock()
+        self.lines_written = 0
+        if group and stream:
+            aws_actions.ensure_log_stream(account_id, region, group, stream)
+
+    def add_secrets(self, values: list[str]) -> None:
+        # Longest first, so a secret that contains another is masked whole.
+        self._secrets = sorted({v for v in [*self._secrets, *values] if v}, key=len, reverse=True)
+
+    def container(self, message: str) -> None:
+        """A line from CodeBuild's agent: `[Container] 2024/05/01 12:00:00.123456 Running command ...`."""
+        stamp = datetime.now(timezone.utc).strftime("%Y/%m/%d %H:%M:%S.%f")
+        self.line(f"[Container] {stamp} {message}")
+
+    def line(self, text: str) -> None:
+        for secret in self._secrets:
+            text = text.replace(secret, "***")
+        with self._lock:
+            self._buffer.append({"timestamp": aws_actions.now_ms(), "message": text})
+            full = len(self._buffer) >= _BATCH
+        if full:
+            self.flush()
+
+    def flush(self) -> None:
+        with self._lock:
+            events, self._buffer = self._buffer, []
+        if not events or not self.group:
+            return
+        try:
+            aws_actions.put_log_events(self.account_id, self.region, self.group, self.stream, events)
+            self.lines_written += len(events)
+        except Exception:  # a deleted log group must not break the build; AWS drops them too
+            time.sleep(0)

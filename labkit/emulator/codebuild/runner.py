@@ -1,0 +1,604 @@
+"""The phase engine: runs one build on this machine, phase by phase, with CodeBuild's semantics.
+
+A build runs in its own worker thread, in its own work dir `<state>/codebuild/<project>/<uuid>/`
+(src/ is CODEBUILD_SRC_DIR, home/ is HOME, session/ holds the shell's files). The phases go
+SUBMITTED → QUEUED → PROVISIONING → DOWNLOAD_SOURCE → INSTALL → PRE_BUILD → BUILD → POST_BUILD →
+UPLOAD_ARTIFACTS → FINALIZING → COMPLETED. A failed INSTALL or PRE_BUILD skips the later command
+phases; a failed BUILD still runs POST_BUILD with CODEBUILD_BUILD_SUCCEEDING=0; UPLOAD_ARTIFACTS is
+always attempted once the commands started; a timeout, a stop or a PROVISIONING / DOWNLOAD_SOURCE
+failure goes straight to FINALIZING. Every process the build starts is ended when it finishes.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import re
+import shutil
+import sys
+import threading
+import time
+import traceback
+from collections import deque
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from labkit.emulator.codebuild import artifacts as artifact_store
+from labkit.emulator.codebuild import aws_actions, environment, images, reports, sources
+from labkit.emulator.codebuild.aws_actions import ActionError
+from labkit.emulator.codebuild.buildlog import BuildLog
+from labkit.emulator.codebuild.buildspec import BuildSpec, BuildspecError, PhaseSpec, parse_buildspec
+from labkit.emulator.codebuild.cache import BuildCache
+from labkit.emulator.codebuild.events import BuildNotifier
+from labkit.emulator.codebuild.globs import matching_files
+from labkit.emulator.codebuild.models import Build, CodeBuildBackend, utcnow
+from labkit.emulator.codebuild.shell import ShellSession
+
+log = logging.getLogger("labkit.emulator.codebuild")
+
+COMMAND_PHASES = ("INSTALL", "PRE_BUILD", "BUILD", "POST_BUILD")
+# Emulator-only knob: a build timeout in seconds (AWS's minimum is 5 minutes, too long for a lesson).
+TIMEOUT_SECONDS_VARIABLE = "LABKIT_BUILD_TIMEOUT_SECONDS"
+KEEP_WORK_DIRS = int(os.environ.get("LABKIT_CODEBUILD_KEEP_WORKDIRS", "20"))
+_finished_dirs: deque[Path] = deque()
+_finished_lock = threading.Lock()
+
+
+@dataclass
+class PipelineContext:
+    """What CodePipeline hands a build: input artifacts to unzip, output artifacts to write."""
+
+    pipeline_name: str
+    inputs: list[dict]  # [{"name", "bucket", "key"}], the first (or primary_source) is CODEBUILD_SRC_DIR
+    outputs: list[dict] = field(default_factory=list)  # [{"name", "bucket", "key"}]
+    primary_source: str | None = None
+
+
+class Interrupted(Exception):
+    """The build was stopped or timed out; `status` is STOPPED or TIMED_OUT."""
+
+    def __init__(self, status: str):
+        super().__init__(status)
+        self.status = status
+
+
+class PhaseFailed(Exception):
+    def __init__(self, status_code: str, message: str, status: str = "FAILED"):
+        super().__init__(message)
+        self.status_code, self.message, self.status = status_code, message, status
+
+
+class BuildRunner:
+    def __init__(self, runtime, backend: CodeBuildBackend, build: Build,
+                 variables_override: list[dict], buildspec_override: str | None,
+                 pipeline: PipelineContext | None = None):
+        self.runtime = runtime
+        self.backend = backend
+        self.build = build
+        self.project = build.project
+        self.variables_override = variables_override
+        self.buildspec_override = buildspec_override
+        self.pipeline = pipeline
+        self.owner = f"codebuild:{build.id}"
+        self.work_dir = runtime.dir("codebuild") / build.project_name / build.uuid
+        self.src_dir = self.work_dir / "src"
+        self.build.work_dir = str(self.work_dir)
+        self.spec: BuildSpec | None = None
+        self.session: ShellSession | None = None
+        self.env: dict[str, str] = {}
+        self.secrets: list[str] = []
+        self.failed = False  # a phase has failed: CODEBUILD_BUILD_SUCCEEDING=0 from now on
+        self.spawned_pids: list[int] = []
+        self.secondary_dirs: dict[str, str] = {}  # CODEBUILD_SRC_DIR_<name> of pipeline inputs
+        self.project_values: dict[str, str] = {}
+        self.started = time.monotonic()
+        self.deadline = self.started + build.project["timeoutInMinutes"] * 60
+        self.log = BuildLog(backend.account_id, backend.region, *self._log_target())
+        self.notify = BuildNotifier(runtime, backend, build)
+        self.thread = threading.Thread(target=self.run, name=f"codebuild-{build.uuid}", daemon=True)
+
+    def start(self) -> None:
+        self.thread.start()
+
+    # --- the whole build -----------------------------------------------------------------
+    def run(self) -> None:
+        try:
+            self._run_phases()
+        except Exception:  # a bug in the engine: the build FAULTs, the emulator lives on
+            log.error("build %s failed inside the emulator\n%s", self.build.id, traceback.format_exc())
+            self.log.container("labkit: the emulator hit an internal error; see .labkit/emulator.log")
+            with self.backend.lock:
+                open_phase = self.build.phases[-1] if self.build.phases else None
+            if open_phase is not None and "endTime" not in open_phase and open_phase["phaseType"] != "COMPLETED":
+                self._end_phase("FAULT", "CLIENT_ERROR", "internal error in labkit's emulator")
+            self._finish()
+
+    def _run_phases(self) -> None:
+        self.notify.state_change()
+        self.log.container("Running on CodeBuild On-demand")
+        self.log.line(f"[labkit] This build runs on this machine, not in the {self.project['environment']['image']} "
+                      f"container: commands run under {self.work_dir} with the host's tools.")
+        self._instant_phase("SUBMITTED")
+        self._instant_phase("QUEUED")
+        try:
+            self._phase("PROVISIONING", self._provision)
+            self._phase("DOWNLOAD_SOURCE", self._download_source)
+        except (PhaseFailed, Interrupted):
+            self._finish()
+            return
+        try:
+            self._command_phases()
+        except Interrupted:
+            self._finish()
+            return
+        try:
+            self._phase("UPLOAD_ARTIFACTS", self._upload_artifacts)
+        except (PhaseFailed, Interrupted):
+            pass
+        self._finish()
+
+    def _command_phases(self) -> None:
+        skip_rest = False
+        for phase_type in COMMAND_PHASES:
+            if skip_rest:
+                continue
+            phase = self.spec.phase(phase_type.lower())
+            try:
+                self._phase(phase_type, lambda p=phase: self._run_commands(p))
+            except PhaseFailed:
+                if phase.on_failure == "CONTINUE":
+                    continue
+                # INSTALL and PRE_BUILD failures end the commands; BUILD's still lets POST_BUILD run.
+                skip_rest = phase_type in ("INSTALL", "PRE_BUILD")
+
+    def _finish(self) -> None:
+        """FINALIZING and COMPLETED: end processes, record the outcome, tell the world."""
+        self._begin_phase("FINALIZING")
+        self._end_session()
+        self._end_phase("SUCCEEDED")
+        status = next((p["phaseStatus"] for p in self.build.phases
+                       if p.get("phaseStatus") not in (None, "SUCCEEDED")), "SUCCEEDED")
+        with self.backend.lock:
+            now = utcnow()
+            self.build.phases.append({"phaseType": "COMPLETED", "startTime": now})
+            self.build.current_phase = "COMPLETED"
+            self.build.status = status
+            self.build.end_time = now
+            self.build.complete = True
+        self.log.flush()
+        self.notify.state_change()
+        self.notify.metrics()
+        _prune(self.work_dir)
+
+    # --- phases ----------------------------------------------------------------------------
+    def _instant_phase(self, phase_type: str) -> None:
+        self._begin_phase(phase_type)
+        self._end_phase("SUCCEEDED", quiet=True)
+
+    def _phase(self, phase_type: str, body) -> None:
+        self._check_interrupt()
+        self._begin_phase(phase_type)
+        try:
+            body()
+        except Interrupted as stop:
+            context = ("BUILD_TIMED_OUT", "Build has timed out. ") if stop.status == "TIMED_OUT" else ("", "")
+            self._end_phase(stop.status, *context)
+            raise
+        except PhaseFailed as failure:
+            self._mark_failed()
+            self._end_phase(failure.status, failure.status_code, failure.message)
+            raise
+        self._end_phase("SUCCEEDED")
+
+    def _begin_phase(self, phase_type: str) -> None:
+        with self.backend.lock:
+            self.build.phases.append({"phaseType": phase_type, "startTime": utcnow()})
+            self.build.current_phase = phase_type
+        if phase_type not in ("SUBMITTED", "QUEUED"):
+            self.log.container(f"Entering phase {phase_type}")
+
+    def _end_phase(self, status: str, status_code: str = "", message: str = "", quiet: bool = False) -> None:
+        with self.backend.lock:
+            record = self.build.phases[-1]
+            record["endTime"] = utcnow()
+            record["durationInSeconds"] = int((record["endTime"] - record["startTime"]).total_seconds())
+            record["phaseStatus"] = status
+            if record["phaseType"] != "SUBMITTED":
+                record["contexts"] = [{"statusCode": status_code, "message": message}]
+        if not quiet:
+            self.log.container(f"Phase complete: {record['phaseType']} State: {status}")
+            self.log.container(f"Phase context status code: {status_code} Message: {message}")
+        self.log.flush()
+        self.notify.phase_change(record)
+
+    def _check_interrupt(self) -> None:
+        if self.build.stop_requested or self.runtime.stopping.is_set():
+            raise Interrupted("STOPPED")
+        if time.monotonic() >= self.deadline:
+            raise Interrupted("TIMED_OUT")
+
+    def _mark_failed(self) -> None:
+        self.failed = True
+        self.env["CODEBUILD_BUILD_SUCCEEDING"] = "0"
+        if self.session is not None:
+            self.session.set_variable("CODEBUILD_BUILD_SUCCEEDING", "0")
+
+    # --- PROVISIONING ----------------------------------------------------------------------
+    def _provision(self) -> None:
+        for sub in ("src", "home", "tmp", "session"):
+            (self.work_dir / sub).mkdir(parents=True, exist_ok=True)
+        project_vars = self.project["environment"].get("environmentVariables", [])
+        try:
+            resolved = environment.resolve(self.backend.account_id, self.backend.region,
+                                           [*project_vars, *self.variables_override])
+        except environment.VariableError as exc:
+            raise PhaseFailed(exc.status_code, exc.message) from None
+        self.log.add_secrets(resolved.secrets)
+        self.secrets += resolved.secrets
+        self.project_values = resolved.values
+        if TIMEOUT_SECONDS_VARIABLE in resolved.values:
+            try:
+                seconds = float(resolved.values[TIMEOUT_SECONDS_VARIABLE])
+                self.deadline = self.started + seconds
+                self.log.line(f"[labkit] {TIMEOUT_SECONDS_VARIABLE}={seconds:g}: this build times out "
+                              f"after {seconds:g} seconds instead of {self.project['timeoutInMinutes']} minutes.")
+            except ValueError:
+                pass
+
+    # --- DOWNLOAD_SOURCE -------------------------------------------------------------------
+    def _download_source(self) -> None:
+        source = self.project["source"]
+        self.log.container(f"CODEBUILD_SRC_DIR={self.src_dir}")
+        try:
+            self.build.resolved_source_version = self._fetch_source(source)
+        except sources.SourceError as exc:
+            raise PhaseFailed("CLIENT_ERROR", str(exc)) from None
+        self.spec = self._load_buildspec(source)
+        for runtime_name, version in self.spec.phase("install").runtime_versions.items():
+            self.log.container(f"Selecting '{runtime_name}' runtime version '{version}' based on manual selections...")
+            problem = images.check_runtime(self.project["environment"]["image"], runtime_name, version)
+            if problem:
+                raise PhaseFailed("YAML_FILE_ERROR", problem)
+        try:
+            resolved = environment.resolve(self.backend.account_id, self.backend.region,
+                                           environment.buildspec_variables(self.spec))
+        except environment.VariableError as exc:
+            raise PhaseFailed(exc.status_code, exc.message) from None
+        self.log.add_secrets(resolved.secrets)
+        self.secrets += resolved.secrets
+        self.env = self._base_env()
+        self.env.update(resolved.values)  # buildspec < project < StartBuild
+        self.env.update(self.project_values)
+        self.env.update(self._codebuild_variables())
+        self.cache = BuildCache(self.project.get("cache") or {}, account_id=self.backend.account_id,
+                                project=self.build.project_name,
+                                local_dir=self.runtime.dir("codebuild") / self.build.project_name / "_cache")
+        if self.cache.enabled and self.spec.cache_paths:
+            try:
+                self.log.container(self.cache.restore(self.src_dir))
+            except Exception as exc:  # a damaged cache must not fail the build; AWS ignores it too
+                self.log.container(f"Unable to restore cache: {exc}")
+
+    def _fetch_source(self, source: dict) -> str | None:
+        kind = source["type"]
+        if kind == "NO_SOURCE":
+            return None
+        if kind == "CODECOMMIT":
+            shutil.rmtree(self.src_dir, ignore_errors=True)
+            return sources.download_codecommit(self.runtime.state_dir, source["location"],
+                                               self.build.source_version, self.src_dir)
+        if kind == "S3":
+            return sources.download_s3_zip(self.backend.account_id, source["location"],
+                                           self.build.source_version, self.src_dir)
+        if kind == "CODEPIPELINE":
+            return self._fetch_pipeline_inputs()
+        raise sources.SourceError(f"source type {kind} is not supported by labkit's emulator")
+
+    def _fetch_pipeline_inputs(self) -> str | None:
+        if self.pipeline is None or not self.pipeline.inputs:
+            raise sources.SourceError("CODEPIPELINE source: this build was not started by a pipeline")
+        primary = next((i for i in self.pipeline.inputs if i["name"] == self.pipeline.primary_source),
+                       self.pipeline.inputs[0])
+        for item in self.pipeline.inputs:
+            dest = self.src_dir if item is primary else self.work_dir / f"src_{item['name']}"
+            try:
+                sources.unzip(aws_actions.get_object(self.backend.account_id, item["bucket"], item["key"]), dest)
+            except ActionError as exc:
+                raise sources.SourceError(f"{exc.code}: {exc.message}") from None
+            if item is not primary:
+                self.secondary_dirs[f"CODEBUILD_SRC_DIR_{item['name']}"] = str(dest)
+        return primary.get("revision")
+
+    def _load_buildspec(self, source: dict) -> BuildSpec:
+        text_or_path = (self.buildspec_override or source.get("buildspec") or "").strip() or "buildspec.yml"
+        if "\n" in text_or_path or re.match(r"^\s*version\s*:", text_or_path):
+            text = text_or_path
+            self.log.container("YAML location is the project's inline buildspec")
+        else:
+            path = self.src_dir / text_or_path
+            self.log.container(f"YAML location is {path}")
+            if not path.is_file():
+                raise PhaseFailed("YAML_FILE_ERROR", f"stat {path}: no such file or directory")
+            text = path.read_text(encoding="utf-8", errors="replace")
+        self.log.container("Processing environment variables")
+        try:
+            return parse_buildspec(text)
+        except BuildspecError as exc:
+            raise PhaseFailed("YAML_FILE_ERROR", str(exc)) from None
+
+    def _base_env(self) -> dict[str, str]:
+        venv_bin = str(Path(sys.executable).parent)
+        path = os.environ.get("PATH", "/usr/local/bin:/usr/bin:/bin")
+        return {
+            "PATH": f"{venv_bin}:{path}" if venv_bin not in path.split(":") else path,
+            "HOME": str(self.work_dir / "home"), "TMPDIR": str(self.work_dir / "tmp"),
+            "LANG": "C.UTF-8", "LC_ALL": "C.UTF-8", "USER": "root", "SHELL": "/bin/bash",
+            # AWS CLI and SDK calls from build commands reach the emulator, in the same account.
+            "AWS_ENDPOINT_URL": self.runtime.url, "AWS_ACCESS_KEY_ID": "labkit-codebuild",
+            "AWS_SECRET_ACCESS_KEY": "labkit-codebuild", "AWS_EC2_METADATA_DISABLED": "true",
+            "CI": "true",
+        }
+
+    def _codebuild_variables(self) -> dict[str, str]:
+        build, project = self.build, self.project
+        region = self.backend.region
+        values = {
+            "AWS_REGION": region, "AWS_DEFAULT_REGION": region,
+            "CODEBUILD_BUILD_ARN": build.arn, "CODEBUILD_BUILD_ID": build.id,
+            "CODEBUILD_BUILD_NUMBER": str(build.build_number),
+            "CODEBUILD_BUILD_IMAGE": project["environment"]["image"],
+            "CODEBUILD_BUILD_SUCCEEDING": "1", "CODEBUILD_INITIATOR": build.initiator,
+            "CODEBUILD_LOG_PATH": build.uuid, "CODEBUILD_PROJECT_ARN": project["arn"],
+            "CODEBUILD_SOURCE_REPO_URL": project["source"].get("location", ""),
+            "CODEBUILD_SOURCE_VERSION": build.source_version or "",
+            "CODEBUILD_RESOLVED_SOURCE_VERSION": build.resolved_source_version or "",
+            "CODEBUILD_SRC_DIR": str(self.src_dir),
+            "CODEBUILD_START_TIME": str(int(build.start_time.timestamp() * 1000)),
+            "CODEBUILD_KMS_KEY_ID": project.get("encryptionKey", ""), "CODEBUILD_CI": "true",
+        }
+        values.update(self.secondary_dirs)
+        return values
+
+    # --- INSTALL .. POST_BUILD -------------------------------------------------------------
+    def _run_commands(self, phase: PhaseSpec) -> None:
+        if phase.name == "install":
+            self._select_runtimes(phase.runtime_versions)
+        retries, pattern = _retry_rule(phase.on_failure)
+        attempt = 0
+        while True:
+            failure = self._run_list(phase.commands, stop_at_failure=True)
+            final_failure = self._run_list(phase.finally_commands, stop_at_failure=False)
+            failure = failure or final_failure
+            if failure is None:
+                return
+            message = f"Error while executing command: {failure[0]}. Reason: exit status {failure[1]}"
+            if attempt < retries and (pattern is None or re.search(pattern, message)):
+                attempt += 1
+                self.log.container(f"Phase {phase.name.upper()} failed; retrying ({attempt} of {retries})")
+                continue
+            raise PhaseFailed("COMMAND_EXECUTION_ERROR", message)
+
+    def _run_list(self, commands: list[str], stop_at_failure: bool) -> tuple[str, int] | None:
+        first_failure = None
+        for command in commands:
+            self.log.container(f"Running command {command}")
+            outcome = self._shell().run(command, self.deadline, self._should_stop, self.log.flush)
+            if outcome.interrupted:
+                raise Interrupted("TIMED_OUT" if outcome.interrupted == "timeout" else "STOPPED")
+            if self.spec.version == "0.1":
+                self._end_session()  # buildspec 0.1: every command in a new shell
+            if outcome.status != 0:
+                self.log.container(f"Command did not exit successfully {command} exit status {outcome.status}")
+                first_failure = first_failure or (command, outcome.status)
+                if stop_at_failure:
+                    break
+        return first_failure
+
+    def _select_runtimes(self, runtime_versions: dict[str, str]) -> None:
+        for runtime_name, version in runtime_versions.items():
+            host = images.host_version(runtime_name)
+            if host is None:
+                self.log.line(f"[labkit] warning: {runtime_name} {version} is not installed on this machine; "
+                              f"commands that need it will fail.")
+            elif not images.host_satisfies(version, host):
+                self.log.line(f"[labkit] warning: the image offers {runtime_name} {version} but this machine "
+                              f"has {host}; the build uses the host's {runtime_name} {host}.")
+            else:
+                self.log.container(f"Running command echo \"Using {runtime_name} {host}\"")
+
+    def _shell(self) -> ShellSession:
+        if self.session is None:
+            def spawn(args, **kwargs):
+                proc = self.runtime.processes.spawn(args, owner=self.owner, **kwargs)
+                self.spawned_pids.append(proc.pid)
+                return proc
+
+            self.session = ShellSession(spawn=spawn, shell=self.spec.shell, cwd=self.src_dir,
+                                        env=dict(self.env), session_dir=self.work_dir / "session",
+                                        on_output=self.log.line)
+        return self.session
+
+    def _should_stop(self) -> bool:
+        return self.build.stop_requested or self.runtime.stopping.is_set()
+
+    def _end_session(self) -> None:
+        """End the shell and every process the build started (background ones included), by pid."""
+        session, self.session = self.session, None
+        if session is not None:
+            self._capture_exports(session)
+            for pid in self.spawned_pids:
+                _end_group(pid)
+            session.close()
+        self.runtime.processes.end(self.owner, grace=1.0)
+
+    def _capture_exports(self, session: ShellSession) -> None:
+        if not self.spec or not self.spec.exported_variables:
+            return
+        values = session.exported()
+        exported = [{"name": n, "value": values.get(n, "")} for n in self.spec.exported_variables]
+        with self.backend.lock:
+            self.build.exported_variables = exported
+
+    # --- UPLOAD_ARTIFACTS ------------------------------------------------------------------
+    def _upload_artifacts(self) -> None:
+        if self.session is not None:
+            self._capture_exports(self.session)
+        self._make_reports()
+        project_artifacts = self.project.get("artifacts") or {}
+        problems = []
+        try:
+            self._upload_primary(project_artifacts)
+        except artifact_store.ArtifactError as exc:
+            problems.append(str(exc))
+        for extra in self.project.get("secondaryArtifacts", []):
+            try:
+                self._upload_secondary(extra)
+            except artifact_store.ArtifactError as exc:
+                problems.append(str(exc))
+        if self.cache.enabled and self.spec.cache_paths and not self.failed and not problems:
+            try:
+                self.log.container(self.cache.save(self.src_dir, self.spec.cache_paths))
+            except (OSError, ActionError) as exc:
+                self.log.container(f"Unable to save cache: {exc}")
+        if problems:
+            raise PhaseFailed("CLIENT_ERROR", problems[0])
+
+    def _upload_primary(self, project_artifacts: dict) -> None:
+        kind = project_artifacts.get("type")
+        if kind == "NO_ARTIFACTS":
+            return
+        spec = self.spec.artifacts
+        if kind == "CODEPIPELINE":
+            outputs = self.pipeline.outputs if self.pipeline else []
+            if not outputs:
+                return
+            target = artifact_store.ArtifactTarget(outputs[0]["bucket"], outputs[0]["key"])
+        else:
+            name = _expand(spec.name, self.env) if spec and spec.name else None
+            target = artifact_store.project_target(project_artifacts, self.build.uuid, name)
+        if spec is None:
+            raise artifact_store.ArtifactError("no matching artifact paths found")
+        files = artifact_store.collect(self.src_dir, spec)
+        self.log.container(f"Expanding base directory path: {spec.base_directory or '.'}")
+        self.log.container(f"Found {len(files)} file(s)")
+        self._put(files, target)
+        with self.backend.lock:
+            self.build.artifacts = {"location": target.location, "encryptionDisabled": False,
+                                    "overrideArtifactName": bool(project_artifacts.get("overrideArtifactName"))}
+
+    def _upload_secondary(self, project_artifacts: dict) -> None:
+        identifier = project_artifacts["artifactIdentifier"]
+        spec = self.spec.secondary_artifacts.get(identifier)
+        if spec is None:
+            raise artifact_store.ArtifactError(f"no matching artifact paths found for secondary artifact {identifier}")
+        if project_artifacts.get("type") == "CODEPIPELINE":
+            output = next((o for o in (self.pipeline.outputs if self.pipeline else []) if o["name"] == identifier), None)
+            if output is None:
+                return
+            target = artifact_store.ArtifactTarget(output["bucket"], output["key"])
+        elif project_artifacts.get("type") == "S3":
+            target = artifact_store.project_target(project_artifacts, self.build.uuid,
+                                                   _expand(spec.name, self.env) if spec.name else None)
+        else:
+            return
+        self._put(artifact_store.collect(self.src_dir, spec), target)
+        with self.backend.lock:
+            self.build.secondary_artifacts.append({"location": target.location, "artifactIdentifier": identifier,
+                                                   "encryptionDisabled": False})
+
+    def _put(self, files, target) -> None:
+        try:
+            artifact_store.upload(self.backend.account_id, files, target)
+        except ActionError as exc:
+            raise artifact_store.ArtifactError(f"{exc.code}: {exc.message}") from None
+        self.log.container(f"Uploaded {len(files)} file(s) to s3://{target.bucket}/{target.key}")
+
+    def _make_reports(self) -> None:
+        for spec in self.spec.reports:
+            base = self.src_dir / spec.base_directory if spec.base_directory else self.src_dir
+            files = [base / rel for rel in matching_files(base, spec.files)]
+            group_name = spec.name if spec.name.startswith("arn:") else f"{self.build.project_name}-{spec.name}"
+            self.log.container(f"Preparing to copy {spec.name} report files")
+            if not files:
+                self.log.container(f"Report files not found for report group {group_name}: no matching paths "
+                                   f"{', '.join(spec.files)} under {spec.base_directory or '.'}")
+                continue
+            group = self.backend.report_group_for(group_name, self.project.get("tags"))
+            report = self.backend.add_report(group, self.build)
+            with self.backend.lock:
+                self.build.report_arns.append(report.arn)
+            parsed = reports.parse_files(files, spec.file_format)
+            for case in parsed.test_cases:
+                case["reportArn"] = report.arn
+            with self.backend.lock:
+                report.test_cases = parsed.test_cases
+                report.duration_ns = parsed.duration_ns
+                report.status = "INCOMPLETE" if parsed.problems and not parsed.test_cases else parsed.status
+            for problem in parsed.problems:
+                self.log.container(f"Unable to parse report file {problem}")
+
+    # --- where the log goes ----------------------------------------------------------------
+    def _log_target(self) -> tuple[str | None, str | None]:
+        settings = (self.project.get("logsConfig") or {}).get("cloudWatchLogs") or {}
+        group = settings.get("groupName") or f"/aws/codebuild/{self.build.project_name}"
+        stream = f"{settings['streamName']}/{self.build.uuid}" if settings.get("streamName") else self.build.uuid
+        enabled = settings.get("status", "ENABLED") == "ENABLED"
+        region, account = self.backend.region, self.backend.account_id
+        logs = {
+            "cloudWatchLogs": {"status": "ENABLED" if enabled else "DISABLED",
+                               **({"groupName": settings["groupName"]} if settings.get("groupName") else {}),
+                               **({"streamName": settings["streamName"]} if settings.get("streamName") else {})},
+            "s3Logs": {"status": "DISABLED", "encryptionDisabled": False},
+        }
+        if enabled:
+            encoded = group.replace("/", "$252F")
+            logs.update(groupName=group, streamName=stream,
+                        deepLink=(f"https://console.aws.amazon.com/cloudwatch/home?region={region}"
+                                  f"#logsV2:log-groups/log-group/{encoded}/log-events/{stream.replace('/', '$252F')}"),
+                        cloudWatchLogsArn=f"arn:aws:logs:{region}:{account}:log-group:{group}:log-stream:{stream}")
+        self.build.logs = logs
+        return (group, stream) if enabled else (None, None)
+
+
+def _retry_rule(on_failure: str) -> tuple[int, str | None]:
+    """RETRY, RETRY-<n>, RETRY-<regex>, RETRY-<n>-<regex> → (retries, regex); others (0, None)."""
+    if not on_failure.startswith("RETRY"):
+        return 0, None
+    rest = on_failure[len("RETRY"):].lstrip("-")
+    match = re.match(r"^(\d+)(?:-(.+))?$", rest)
+    if match:
+        return int(match.group(1)), match.group(2)
+    return 3, rest or None
+
+
+def _expand(text: str, env: dict[str, str]) -> str:
+    """$VAR and ${VAR} in an artifact name, from the build's variables."""
+    return re.sub(r"\$\{?([A-Za-z_][A-Za-z0-9_]*)\}?", lambda m: env.get(m.group(1), ""), text)
+
+
+def _end_group(pgid: int) -> None:
+    """SIGTERM then SIGKILL a shell's process group: also ends what its commands left in the background."""
+    import signal
+
+    for sig in (signal.SIGTERM, signal.SIGKILL):
+        try:
+            if pgid != os.getpgrp():
+                os.killpg(pgid, sig)
+        except (ProcessLookupError, PermissionError):
+            return
+        deadline = time.monotonic() + 1.0
+        while time.monotonic() < deadline:
+            try:
+                os.killpg(pgid, 0)
+            except (ProcessLookupError, PermissionError):
+                return
+            time.sleep(0.02)
+
+
+def _prune(work_dir: Path) -> None:
+    """Keep the work dirs of the last KEEP_WORK_DIRS finished builds; delete older ones."""
+    with _finished_lock:
+        _finished_dirs.append(work_dir)
+        old = [_finished_dirs.popleft() for _ in range(max(0, len(_finished_dirs) - KEEP_WORK_DIRS))]
+    for path in old:
+        shutil.rmtree(path, ignore_errors=True)

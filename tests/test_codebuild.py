@@ -1,0 +1,447 @@
+"""CodeBuild in the emulator: projects, and real builds of small buildspecs phase by phase."""
+
+from __future__ import annotations
+
+import io
+import json
+import textwrap
+import time
+import uuid
+import zipfile
+
+import pytest
+from botocore.exceptions import ClientError
+
+TRUST = json.dumps({"Version": "2012-10-17", "Statement": [{
+    "Effect": "Allow", "Principal": {"Service": "codebuild.amazonaws.com"}, "Action": "sts:AssumeRole"}]})
+IMAGE = "aws/codebuild/standard:7.0"
+
+
+@pytest.fixture(scope="module")
+def role(aws):
+    name = f"cb-role-{uuid.uuid4().hex[:6]}"
+    return aws("iam").create_role(RoleName=name, AssumeRolePolicyDocument=TRUST)["Role"]["Arn"]
+
+
+@pytest.fixture(scope="module")
+def cb(aws):
+    return aws("codebuild")
+
+
+def unique(prefix: str = "p") -> str:
+    return f"{prefix}-{uuid.uuid4().hex[:8]}"
+
+
+def environment(**extra) -> dict:
+    return {"type": "LINUX_CONTAINER", "image": IMAGE, "computeType": "BUILD_GENERAL1_SMALL", **extra}
+
+
+def inline_project(cb, role, buildspec: str, name: str | None = None, **extra) -> str:
+    name = name or unique()
+    cb.create_project(name=name, source={"type": "NO_SOURCE", "buildspec": textwrap.dedent(buildspec)},
+                      artifacts=extra.pop("artifacts", {"type": "NO_ARTIFACTS"}),
+                      environment=extra.pop("environment", environment()), serviceRole=role, **extra)
+    return name
+
+
+def wait_for(cb, build_id: str, seconds: float = 60) -> dict:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        build = cb.batch_get_builds(ids=[build_id])["builds"][0]
+        if build["buildComplete"]:
+            return build
+        time.sleep(0.05)
+    raise AssertionError(f"build {build_id} did not finish within {seconds}s")
+
+
+def run(cb, project: str, **kwargs) -> dict:
+    return wait_for(cb, cb.start_build(projectName=project, **kwargs)["build"]["id"])
+
+
+def log_text(aws, build: dict) -> str:
+    logs = aws("logs")
+    events = logs.get_log_events(logGroupName=build["logs"]["groupName"],
+                                 logStreamName=build["logs"]["streamName"], startFromHead=True)["events"]
+    return "\n".join(e["message"] for e in events)
+
+
+def phases(build: dict) -> dict[str, dict]:
+    return {p["phaseType"]: p for p in build["phases"]}
+
+
+def statuses(build: dict) -> list[tuple[str, str | None]]:
+    return [(p["phaseType"], p.get("phaseStatus")) for p in build["phases"]]
+
+
+def context(build: dict, phase: str) -> dict:
+    return phases(build)[phase]["contexts"][0]
+
+
+# --- projects ---------------------------------------------------------------------------------
+def test_create_get_update_list_delete_project(cb, role):
+    name = inline_project(cb, role, "version: 0.2\nphases:\n  build:\n    commands: [echo hi]\n",
+                          tags=[{"key": "team", "value": "a"}], timeoutInMinutes=10)
+    project = cb.batch_get_projects(names=[name, "nope"])
+    assert project["projectsNotFound"] == ["nope"]
+    got = project["projects"][0]
+    assert got["arn"] == f"arn:aws:codebuild:us-east-1:123456789012:project/{name}"
+    assert got["timeoutInMinutes"] == 10 and got["serviceRole"] == role
+    assert got["tags"] == [{"key": "team", "value": "a"}]
+    assert name in cb.list_projects(sortBy="NAME")["projects"]
+    updated = cb.update_project(name=name, description="changed", timeoutInMinutes=20)["project"]
+    assert updated["description"] == "changed" and updated["timeoutInMinutes"] == 20
+    assert updated["source"]["type"] == "NO_SOURCE"
+    cb.delete_project(name=name)
+    assert cb.batch_get_projects(names=[name])["projectsNotFound"] == [name]
+
+
+def test_project_role_name_becomes_arn(cb, role):
+    name = unique()
+    cb.create_project(name=name, source={"type": "NO_SOURCE", "buildspec": "version: 0.2\nphases: {}\n"},
+                      artifacts={"type": "NO_ARTIFACTS"}, environment=environment(),
+                      serviceRole=role.rsplit("/", 1)[1])
+    assert cb.batch_get_projects(names=[name])["projects"][0]["serviceRole"] == role
+
+
+@pytest.mark.parametrize("change, code, words", [
+    ({"serviceRole": "arn:aws:iam::123456789012:role/missing"}, "InvalidInputException",
+     "CodeBuild is not authorized to perform: sts:AssumeRole on arn:aws:iam::123456789012:role/missing"),
+    ({"source": {"type": "CODECOMMIT"}}, "InvalidInputException", "location is required"),
+    ({"source": {"type": "NO_SOURCE"}}, "InvalidInputException", "buildspec cannot be empty"),
+    ({"artifacts": {"type": "S3"}}, "InvalidInputException", "location is required for artifacts type S3"),
+    ({"artifacts": {"type": "CODEPIPELINE"}}, "InvalidInputException", "both must be CODEPIPELINE"),
+    ({"name": "bad name!"}, "InvalidInputException", "regular expression"),
+    ({"timeoutInMinutes": 3000}, "InvalidInputException", "between 5 and 2160"),
+    ({"environment": environment(environmentVariables=[{"name": "CODEBUILD_X", "value": "1"}])},
+     "InvalidInputException", "reserved"),
+    ({"cache": {"type": "S3"}}, "InvalidInputException", "location is required for cache type S3"),
+])
+def test_create_project_is_validated_as_aws_does(cb, role, change, code, words):
+    params = {"name": unique(), "source": {"type": "NO_SOURCE", "buildspec": "version: 0.2"},
+              "artifacts": {"type": "NO_ARTIFACTS"}, "environment": environment(), "serviceRole": role}
+    params.update(change)
+    with pytest.raises(ClientError) as err:
+        cb.create_project(**params)
+    assert err.value.response["Error"]["Code"] == code
+    assert words in err.value.response["Error"]["Message"]
+    assert params["name"] not in cb.list_projects()["projects"]  # nothing half-created
+
+
+def test_codepipeline_source_needs_no_location(cb, role):
+    name = unique()
+    cb.create_project(name=name, source={"type": "CODEPIPELINE"}, artifacts={"type": "CODEPIPELINE"},
+                      environment=environment(), serviceRole=role)
+    assert cb.batch_get_projects(names=[name])["projects"][0]["source"]["type"] == "CODEPIPELINE"
+
+
+def test_duplicate_project_and_missing_project(cb, role):
+    name = inline_project(cb, role, "version: 0.2\nphases: {}\n")
+    with pytest.raises(ClientError) as err:
+        inline_project(cb, role, "version: 0.2\nphases: {}\n", name=name)
+    assert err.value.response["Error"]["Code"] == "ResourceAlreadyExistsException"
+    with pytest.raises(ClientError) as err:
+        cb.start_build(projectName="does-not-exist")
+    assert err.value.response["Error"]["Code"] == "ResourceNotFoundException"
+    with pytest.raises(ClientError) as err:
+        cb.update_project(name="does-not-exist", description="x")
+    assert err.value.response["Error"]["Code"] == "ResourceNotFoundException"
+
+
+# --- the phase engine -----------------------------------------------------------------------
+ALL_PHASES = ["SUBMITTED", "QUEUED", "PROVISIONING", "DOWNLOAD_SOURCE", "INSTALL", "PRE_BUILD",
+              "BUILD", "POST_BUILD", "UPLOAD_ARTIFACTS", "FINALIZING", "COMPLETED"]
+
+
+def test_build_runs_every_phase_in_one_shell_session(cb, aws, role):
+    name = inline_project(cb, role, """\
+        version: 0.2
+        phases:
+          install:
+            commands:
+              - export GREETING=hello
+              - mkdir -p sub && cd sub
+          pre_build:
+            commands:
+              - echo "pre $GREETING in $(basename $PWD)"
+          build:
+            commands:
+              - echo "build id $CODEBUILD_BUILD_ID number $CODEBUILD_BUILD_NUMBER succeeding $CODEBUILD_BUILD_SUCCEEDING"
+          post_build:
+            commands:
+              - echo "region $AWS_REGION initiator $CODEBUILD_INITIATOR"
+        """)
+    started = cb.start_build(projectName=name)["build"]
+    assert started["buildStatus"] == "IN_PROGRESS" and started["buildComplete"] is False
+    assert started["id"].startswith(f"{name}:") and started["buildNumber"] == 1
+    build = wait_for(cb, started["id"])
+    assert build["buildStatus"] == "SUCCEEDED", statuses(build)
+    assert [p["phaseType"] for p in build["phases"]] == ALL_PHASES
+    assert all(p["phaseStatus"] == "SUCCEEDED" for p in build["phases"][:-1])
+    assert "phaseStatus" not in build["phases"][-1] and build["currentPhase"] == "COMPLETED"
+    assert all(isinstance(p["durationInSeconds"], int) for p in build["phases"][:-1])
+    text = log_text(aws, build)
+    assert "pre hello in sub" in text
+    assert f"build id {build['id']} number 1 succeeding 1" in text
+    assert "region us-east-1 initiator " in text
+    assert "Running command echo \"pre $GREETING in $(basename $PWD)\"" in text
+    assert "Phase complete: BUILD State: SUCCEEDED" in text
+    assert build["logs"]["groupName"] == f"/aws/codebuild/{name}"
+    assert build["logs"]["streamName"] == build["id"].split(":")[1]
+    assert build["arn"] == f"arn:aws:codebuild:us-east-1:123456789012:build/{build['id']}"
+    assert build["id"] in cb.list_builds_for_project(projectName=name)["ids"]
+    assert build["id"] in cb.list_builds()["ids"]
+    second = run(cb, name)
+    assert second["buildNumber"] == 2
+    assert cb.list_builds_for_project(projectName=name)["ids"][0] == second["id"]
+
+
+def test_exit_fails_the_command_but_keeps_exports_for_post_build(cb, aws, role):
+    name = inline_project(cb, role, """\
+        version: 0.2
+        env:
+          exported-variables: [KEPT, LATE]
+        phases:
+          build:
+            commands:
+              - export KEPT=before-exit
+              - cd /tmp && exit 3
+              - echo never runs
+          post_build:
+            commands:
+              - echo "post sees $KEPT succeeding=$CODEBUILD_BUILD_SUCCEEDING in $PWD"
+              - export LATE=set-in-post
+        """)
+    build = run(cb, name)
+    assert build["buildStatus"] == "FAILED"
+    by_type = phases(build)
+    assert by_type["BUILD"]["phaseStatus"] == "FAILED"
+    assert by_type["POST_BUILD"]["phaseStatus"] == "SUCCEEDED"
+    assert by_type["UPLOAD_ARTIFACTS"]["phaseStatus"] == "SUCCEEDED"
+    assert context(build, "BUILD") == {"statusCode": "COMMAND_EXECUTION_ERROR",
+                                       "message": "Error while executing command: cd /tmp && exit 3. "
+                                                  "Reason: exit status 3"}
+    text = log_text(aws, build)
+    assert "never runs" not in text.splitlines() and "post sees before-exit succeeding=0 in /tmp" in text
+    assert build["exportedEnvironmentVariables"] == [{"name": "KEPT", "value": "before-exit"},
+                                                     {"name": "LATE", "value": "set-in-post"}]
+
+
+def test_install_failure_skips_later_command_phases(cb, aws, role):
+    name = inline_project(cb, role, """\
+        version: 0.2
+        phases:
+          install:
+            commands: ["false"]
+          build:
+            commands: [echo should-not-run]
+        """)
+    build = run(cb, name)
+    assert statuses(build) == [
+        ("SUBMITTED", "SUCCEEDED"), ("QUEUED", "SUCCEEDED"), ("PROVISIONING", "SUCCEEDED"),
+        ("DOWNLOAD_SOURCE", "SUCCEEDED"), ("INSTALL", "FAILED"), ("UPLOAD_ARTIFACTS", "SUCCEEDED"),
+        ("FINALIZING", "SUCCEEDED"), ("COMPLETED", None)]
+    assert "should-not-run" not in log_text(aws, build).splitlines()
+
+
+def test_on_failure_continue_finally_and_retry(cb, aws, role):
+    name = inline_project(cb, role, """\
+        version: 0.2
+        phases:
+          install:
+            on-failure: CONTINUE
+            commands: ["exit 4"]
+            finally: [echo install-finally]
+          pre_build:
+            on-failure: RETRY-2
+            commands:
+              - echo attempt >> attempts.txt
+              - test $(wc -l < attempts.txt) -ge 2
+          build:
+            commands: [echo build-ran]
+        """)
+    build = run(cb, name)
+    assert build["buildStatus"] == "FAILED"
+    by_type = phases(build)
+    assert by_type["INSTALL"]["phaseStatus"] == "FAILED"
+    assert by_type["PRE_BUILD"]["phaseStatus"] == "SUCCEEDED"
+    text = log_text(aws, build)
+    assert "install-finally" in text and "build-ran" in text and "retrying (1 of 2)" in text
+
+
+@pytest.mark.parametrize("buildspec, words", [
+    ("version: 0.2\nphases:\n  build:\n    commands:\n      - echo ok\n     - bad indent\n", "yaml: line"),
+    ("version: 0.3\nphases:\n  build:\n    commands: [echo]\n", "invalid buildspec version '0.3'"),
+    ("version: 0.2\nphases:\n  biuld:\n    commands: [echo]\n", "Unknown phase 'biuld'"),
+    ("version: 0.2\nphases:\n  build:\n    on-failure: ABORT\n", "Phase build has no commands"),
+    ("version: 0.2\nphases:\n  build:\n    commands:\n      - echo: hi\n",
+     "Expected Commands[0] to be of string type: found subkeys instead at line 5"),
+    ("version: 0.2\nphases:\n  install:\n    runtime-versions:\n      nodejs: 23\n",
+     "Unknown runtime version named '23' of nodejs. This build image has the following versions: 18, 20"),
+])
+def test_bad_buildspec_fails_download_source(cb, aws, role, buildspec, words):
+    name = inline_project(cb, role, buildspec)
+    build = run(cb, name)
+    assert build["buildStatus"] == "FAILED"
+    assert statuses(build)[-3:] == [("DOWNLOAD_SOURCE", "FAILED"), ("FINALIZING", "SUCCEEDED"),
+                                    ("COMPLETED", None)]
+    assert context(build, "DOWNLOAD_SOURCE")["statusCode"] == "YAML_FILE_ERROR"
+    assert words in context(build, "DOWNLOAD_SOURCE")["message"]
+
+
+def test_runtime_version_offered_by_image_but_not_on_host_warns(cb, aws, role):
+    name = inline_project(cb, role, """\
+        version: 0.2
+        phases:
+          install:
+            runtime-versions:
+              nodejs: 18
+              python: 3.11
+        """)
+    build = run(cb, name)
+    assert build["buildStatus"] == "SUCCEEDED"
+    text = log_text(aws, build)
+    assert "Selecting 'nodejs' runtime version '18' based on manual selections..." in text
+    assert "[labkit] warning: the image offers nodejs 18 but this machine has" in text
+
+
+def test_start_build_overrides(cb, aws, role):
+    name = inline_project(cb, role, "version: 0.2\nphases:\n  build:\n    commands: [echo project]\n",
+                          environment=environment(environmentVariables=[
+                              {"name": "WHO", "value": "project"}, {"name": "KEEP", "value": "k"}]))
+    override = textwrap.dedent("""\
+        version: 0.2
+        env:
+          variables: {WHO: buildspec, ONLY_SPEC: s}
+        phases:
+          build:
+            commands: ['echo "who=$WHO keep=$KEEP spec=$ONLY_SPEC compute=$CODEBUILD_BUILD_IMAGE"']
+        """)
+    build = run(cb, name, buildspecOverride=override, timeoutInMinutesOverride=7,
+                computeTypeOverride="BUILD_GENERAL1_MEDIUM", imageOverride="aws/codebuild/standard:6.0",
+                environmentVariablesOverride=[{"name": "WHO", "value": "start", "type": "PLAINTEXT"}])
+    assert build["buildStatus"] == "SUCCEEDED"
+    assert build["timeoutInMinutes"] == 7 and build["environment"]["computeType"] == "BUILD_GENERAL1_MEDIUM"
+    assert "who=start keep=k spec=s compute=aws/codebuild/standard:6.0" in log_text(aws, build)
+
+
+def test_parameter_store_and_secrets_are_resolved_and_masked(cb, aws, role):
+    tag = uuid.uuid4().hex[:6]
+    aws("ssm").put_parameter(Name=f"/cb/{tag}/level", Value="param-value-xyz", Type="String")
+    aws("secretsmanager").create_secret(Name=f"cb-{tag}", SecretString=json.dumps({"password": "s3cr3t-pw"}))
+    aws("secretsmanager").create_secret(Name=f"cb-{tag}-plain", SecretString="plain-secret-777")
+    name = inline_project(cb, role, f"""\
+        version: 0.2
+        env:
+          parameter-store:
+            LEVEL: /cb/{tag}/level
+          secrets-manager:
+            PASSWORD: cb-{tag}:password
+            WHOLE: cb-{tag}-plain
+        phases:
+          build:
+            commands:
+              - echo "level=$LEVEL password=$PASSWORD whole=$WHOLE"
+              - test "$PASSWORD" = s3cr3t-pw
+        """, environment=environment(environmentVariables=[
+            {"name": "FROM_PROJECT", "value": f"cb-{tag}:password", "type": "SECRETS_MANAGER"}]))
+    build = run(cb, name)
+    assert build["buildStatus"] == "SUCCEEDED", statuses(build)
+    text = log_text(aws, build)
+    assert "level=*** password=*** whole=***" in text
+    for secret in ("param-value-xyz", "s3cr3t-pw", "plain-secret-777"):
+        assert secret not in text
+
+
+def test_missing_parameter_or_secret_fails_before_commands(cb, aws, role):
+    name = inline_project(cb, role, """\
+        version: 0.2
+        env:
+          parameter-store:
+            LEVEL: /does/not/exist
+        phases:
+          build:
+            commands: [echo never]
+        """)
+    build = run(cb, name)
+    assert phases(build)["DOWNLOAD_SOURCE"]["phaseStatus"] == "FAILED"
+    assert context(build, "DOWNLOAD_SOURCE") == {"statusCode": "Decrypted Variables Error",
+                                                 "message": "parameter does not exist: /does/not/exist"}
+    name = inline_project(cb, role, "version: 0.2\nphases:\n  build:\n    commands: [echo never]\n",
+                          environment=environment(environmentVariables=[
+                              {"name": "S", "value": "no-such-secret", "type": "SECRETS_MANAGER"}]))
+    build = run(cb, name)
+    assert phases(build)["PROVISIONING"]["phaseStatus"] == "FAILED"
+    assert context(build, "PROVISIONING")["statusCode"] == "Secrets Manager Error"
+    assert "ResourceNotFoundException" in context(build, "PROVISIONING")["message"]
+
+
+def test_timeout_and_stop_end_every_process(cb, aws, role):
+    name = inline_project(cb, role, """\
+        version: 0.2
+        phases:
+          build:
+            commands:
+              - sleep 300 &
+              - echo $! > "$CODEBUILD_SRC_DIR/bg.pid"
+              - sleep 300
+        """, environment=environment(environmentVariables=[
+            {"name": "LABKIT_BUILD_TIMEOUT_SECONDS", "value": "1.5"}]))
+    build = run(cb, name)
+    assert build["buildStatus"] == "TIMED_OUT"
+    assert phases(build)["BUILD"]["phaseStatus"] == "TIMED_OUT"
+    assert context(build, "BUILD")["statusCode"] == "BUILD_TIMED_OUT"
+    assert "UPLOAD_ARTIFACTS" not in phases(build)
+
+    name = inline_project(cb, role, "version: 0.2\nphases:\n  build:\n    commands: [sleep 300]\n")
+    build_id = cb.start_build(projectName=name)["build"]["id"]
+    deadline = time.monotonic() + 20
+    while cb.batch_get_builds(ids=[build_id])["builds"][0]["currentPhase"] != "BUILD":
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
+    stopped = cb.stop_build(id=build_id)["build"]
+    assert stopped["id"] == build_id
+    build = wait_for(cb, build_id)
+    assert build["buildStatus"] == "STOPPED" and phases(build)["BUILD"]["phaseStatus"] == "STOPPED"
+
+
+def test_concurrent_builds_are_isolated(cb, aws, role):
+    name = inline_project(cb, role, """\
+        version: 0.2
+        phases:
+          build:
+            commands:
+              - echo "$CODEBUILD_BUILD_ID" > mine.txt
+              - sleep 0.3
+              - test "$(cat mine.txt)" = "$CODEBUILD_BUILD_ID"
+              - test "$CODEBUILD_SRC_DIR" = "$PWD"
+        """)
+    ids = [cb.start_build(projectName=name)["build"]["id"] for _ in range(3)]
+    builds = [wait_for(cb, i) for i in ids]
+    assert [b["buildStatus"] for b in builds] == ["SUCCEEDED"] * 3
+    assert sorted(b["buildNumber"] for b in builds) == [1, 2, 3]
+
+
+def test_huge_output_is_logged(cb, aws, role):
+    name = inline_project(cb, role, """\
+        version: 0.2
+        phases:
+          build:
+            commands:
+              - seq 1 20000
+              - head -c 100000 /dev/zero | tr '\\0' x
+        """)
+    build = run(cb, name)
+    assert build["buildStatus"] == "SUCCEEDED"
+    logs = aws("logs")
+    events, token = [], None
+    while True:
+        kwargs = {"nextToken": token} if token else {}
+        page = logs.get_log_events(logGroupName=build["logs"]["groupName"],
+                                   logStreamName=build["logs"]["streamName"], startFromHead=True, **kwargs)
+        events += page["events"]
+        if not page["events"] or page["nextForwardToken"] == token:
+            break
+        token = page["nextForwardToken"]
+    messages = [e["message"] for e in events]
+    assert "20000" in messages and "1" in messages
+    assert sum(len(m) for m in messages if set(m) == {"x"}) == 100000
