@@ -466,3 +466,41 @@ def test_history_and_update_keep_state(aws, namespace):
     assert (
         after[0]["HistorySummary"] == f'Alarm "{name}" deleted'
     )  # AWS keeps history after a delete
+
+
+@pytest.mark.parametrize(
+    ("settings", "code", "words"),
+    [
+        (
+            {"ExtendedStatistic": "p99", "Statistic": "Sum"},
+            "InvalidParameterCombination",
+            "Statistic",
+        ),
+        ({"Period": 45}, "InvalidParameterValue", "Period"),
+        ({"Period": 60, "EvaluationPeriods": 1441}, "ValidationError", "one day"),
+        ({"EvaluationPeriods": 2, "DatapointsToAlarm": 3}, "ValidationError", "DatapointsToAlarm"),
+    ],
+)
+def test_bad_alarm_settings_are_refused_and_nothing_is_created(
+    aws, namespace, settings, code, words
+):
+    from botocore.exceptions import ClientError
+
+    cw = aws("cloudwatch")
+    name = f"labkit-bad-{uuid.uuid4().hex[:6]}"
+    params = dict(
+        AlarmName=name,
+        Namespace=namespace,
+        MetricName="Errors",
+        Statistic="Sum",
+        Period=10,
+        EvaluationPeriods=1,
+        Threshold=1.0,
+        ComparisonOperator="GreaterThanThreshold",
+    )
+    params.update(settings)
+    with pytest.raises(ClientError) as caught:
+        cw.put_metric_alarm(**params)
+    assert caught.value.response["Error"]["Code"] == code
+    assert words in caught.value.response["Error"]["Message"]
+    assert cw.describe_alarms(AlarmNames=[name])["MetricAlarms"] == []

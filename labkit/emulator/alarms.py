@@ -3,6 +3,8 @@ moto's metric data, sets their state, records their history and sends their acti
 
 from __future__ import annotations
 
+import bisect
+import inspect
 import json
 import logging
 import math
@@ -251,7 +253,8 @@ def metric_key(namespace: str, name: str, dimensions) -> tuple:
 
 
 class MetricIndex:
-    """One backend's datapoints grouped by metric, extended on each tick (moto only appends)."""
+    """One backend's datapoints grouped by metric and sorted by time, extended on each tick
+    (moto only appends), so an evaluation reads just its window however long the series grows."""
 
     def __init__(self, backend):
         self.backend = backend
@@ -267,10 +270,13 @@ class MetricIndex:
         self.seen += len(fresh)
         for datum in fresh:
             key = metric_key(datum.namespace, datum.name, datum.dimensions)
-            self.series[key].append((_epoch(datum.timestamp), datum))
+            # Datapoints may carry any Timestamp, so keep each series in time order.
+            bisect.insort(self.series[key], (_epoch(datum.timestamp), datum), key=_stamp)
 
-    def datapoints(self, key: tuple) -> list[tuple[float, Any]]:
-        points = list(self.series.get(key, ()))
+    def datapoints(self, key: tuple, since: float) -> list[tuple[float, Any]]:
+        """The metric's datapoints stamped at or after `since` (epoch seconds)."""
+        series = self.series.get(key, [])
+        points = series[bisect.bisect_left(series, since, key=_stamp) :]
         if key[0] == "AWS/S3":  # moto computes S3's storage metrics on demand
             points += [
                 (_epoch(d.timestamp), d)
@@ -278,6 +284,10 @@ class MetricIndex:
                 if metric_key(d.namespace, d.name, d.dimensions) == key
             ]
         return points
+
+
+def _stamp(point: tuple[float, Any]) -> float:
+    return point[0]
 
 
 def periods_for(alarm, points: list[tuple[float, Any]], now: float) -> list[Period]:
@@ -469,7 +479,10 @@ class AlarmEvaluator:
             )
             return
         now = time.time()
-        points = index.datapoints(metric_key(alarm.namespace, alarm.metric_name, alarm.dimensions))
+        # The window reaches back at most N + 1 periods (N when the open period has data).
+        since = now - (int(alarm.evaluation_periods) + 2) * int(alarm.period)
+        key = metric_key(alarm.namespace, alarm.metric_name, alarm.dimensions)
+        points = index.datapoints(key, since)
         periods = periods_for(alarm, points, now)
         if too_few_samples(alarm, periods):
             return
@@ -582,10 +595,10 @@ def unsupported(alarm) -> str | None:
     """Why the evaluator leaves an alarm alone, or None when it can evaluate it."""
     if getattr(alarm, "rule", None):
         return "composite alarms are not evaluated by the emulator"
-    if alarm.metric_data_queries:
-        return "alarms on metric math or several metrics (Metrics=[...]) are not evaluated by the emulator"
     if alarm.comparison_operator not in COMPARISONS:
         return f"{alarm.comparison_operator} needs an anomaly detection band, which the emulator does not compute"
+    if alarm.metric_data_queries:
+        return "alarms on metric math or several metrics (Metrics=[...]) are not evaluated by the emulator"
     if alarm.extended_statistic and percentile_of(alarm.extended_statistic) is None:
         return f"extended statistic {alarm.extended_statistic} is not computed (only percentiles pNN are)"
     if not alarm.extended_statistic and alarm.statistic not in TRIGGER_STATISTIC:
@@ -706,6 +719,39 @@ def interval_from_env() -> float:
     return max(value, 0.05)
 
 
+def check_alarm_settings(settings: dict) -> None:
+    """PutMetricAlarm checks AWS makes and moto does not; raise moto's errors so they serialise."""
+    from moto.cloudwatch.exceptions import (
+        InvalidParameterCombination,
+        InvalidParameterValue,
+        ValidationError,
+    )
+
+    if settings.get("rule") or settings.get("metric_data_queries"):
+        return  # composite and metric-math alarms are stored, not evaluated
+    if bool(settings.get("statistic")) == bool(settings.get("extended_statistic")):
+        raise InvalidParameterCombination(
+            "Exactly one of the parameters Statistic and ExtendedStatistic must be specified."
+        )
+    period = int(settings.get("period") or 0)
+    periods = int(settings.get("evaluation_periods") or 0)
+    if period not in (10, 20, 30) and (period <= 0 or period % 60):
+        raise InvalidParameterValue(
+            f"The value {period} for parameter Period is not supported. "
+            "Valid values are 10, 20, 30 and any multiple of 60."
+        )
+    limit, span = (86_400, "one day") if period < 3600 else (604_800, "7 days")
+    if period * periods > limit:
+        raise ValidationError(
+            f"Period ({period}) multiplied by EvaluationPeriods ({periods}) must not exceed {span}."
+        )
+    to_alarm = settings.get("datapoints_to_alarm")
+    if to_alarm is not None and int(to_alarm) > periods:
+        raise ValidationError(
+            f"DatapointsToAlarm ({to_alarm}) must be less than or equal to EvaluationPeriods ({periods})."
+        )
+
+
 # --- hooks into moto ----------------------------------------------------------------------------
 
 _hooks_installed = False
@@ -729,8 +775,12 @@ def install_moto_hooks(evaluator: AlarmEvaluator) -> None:
     set_alarm_state = CloudWatchBackend.set_alarm_state
     delete_alarms = CloudWatchBackend.delete_alarms
 
+    signature = inspect.signature(put_metric_alarm)
+
     def put_metric_alarm_keeping_state(backend, *args, **kwargs):
-        name = kwargs.get("name", args[0] if args else None)
+        settings = signature.bind(backend, *args, **kwargs).arguments
+        check_alarm_settings(settings)  # before moto stores anything: nothing half-created
+        name = settings["name"]
         with evaluator.lock:
             previous = backend.alarms.get(name)
             alarm = put_metric_alarm(backend, *args, **kwargs)
