@@ -504,3 +504,63 @@ def test_bad_alarm_settings_are_refused_and_nothing_is_created(
     assert caught.value.response["Error"]["Code"] == code
     assert words in caught.value.response["Error"]["Message"]
     assert cw.describe_alarms(AlarmNames=[name])["MetricAlarms"] == []
+
+
+# --- the rules themselves, on made-up periods (fast; no emulator) --------------------------------
+
+TREATMENTS = ("missing", "ignore", "breaching", "notBreaching")
+
+
+@pytest.mark.parametrize(
+    ("points", "to_alarm", "expected"),
+    [
+        # points oldest first: X breaches, 0 does not, - is missing; expected per treatment above
+        ("---", 3, ("INSUFFICIENT_DATA", None, "ALARM", "OK")),
+        ("-X-", 3, ("ALARM", None, "ALARM", "OK")),
+        ("0--", 3, ("OK", "OK", "OK", "OK")),
+        ("XX0", 3, ("OK", "OK", "OK", "OK")),
+        ("XXX", 3, ("ALARM", "ALARM", "ALARM", "ALARM")),
+        ("X-X", 2, ("ALARM", "ALARM", "ALARM", "ALARM")),
+        ("X-0", 2, ("OK", "OK", "OK", "OK")),
+        ("--X", 2, ("ALARM", None, "ALARM", "OK")),
+    ],
+)
+def test_m_out_of_n_with_each_missing_data_treatment(points, to_alarm, expected):
+    from types import SimpleNamespace
+
+    from labkit.emulator.alarms import Period, judge
+
+    periods = [
+        Period(600.0 + 60 * i, {"X": 5.0, "0": 0.0, "-": None}[p], 0 if p == "-" else 1)
+        for i, p in enumerate(points)
+    ]
+    for treatment, state in zip(TREATMENTS, expected, strict=True):
+        alarm = SimpleNamespace(
+            comparison_operator="GreaterThanThreshold",
+            threshold=1.0,
+            datapoints_to_alarm=to_alarm,
+            treat_missing_data=treatment,
+            unit=None,
+            extended_statistic=None,
+            statistic="Sum",
+            period=60,
+        )
+        verdict = judge(alarm, periods, datetime.now(timezone.utc))
+        assert verdict.state == state, f"{points} {to_alarm}/3 {treatment}: {verdict.reason}"
+
+
+def test_statistics_of_single_values_and_statistic_sets():
+    from types import SimpleNamespace
+
+    from labkit.emulator.alarms import statistic_of
+
+    datums = [SimpleNamespace(value=v) for v in (1.0, 2.0, 3.0, 10.0)] + [
+        SimpleNamespace(sample_count=2.0, sum=8.0, min=3.0, max=5.0)
+    ]
+    assert statistic_of(datums, "SampleCount", None) == (6.0, 6.0)
+    assert statistic_of(datums, "Sum", None) == (24.0, 6.0)
+    assert statistic_of(datums, "Average", None) == (4.0, 6.0)
+    assert statistic_of(datums, "Minimum", None) == (1.0, 6.0)
+    assert statistic_of(datums, "Maximum", None) == (10.0, 6.0)
+    assert statistic_of(datums, None, 50.0) == (2.0, 6.0)  # from the single values only
+    assert statistic_of([], "Sum", None) == (None, 0.0)
