@@ -12,7 +12,6 @@ class CodeCommitError(AWSError):
 
 
 # Repositories and tags
-class InvalidParameterException(CodeCommitError): pass
 class RepositoryDoesNotExistException(CodeCommitError): pass
 class RepositoryNameExistsException(CodeCommitError): pass
 class InvalidRepositoryNameException(CodeCommitError): pass

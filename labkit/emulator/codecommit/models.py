@@ -97,8 +97,7 @@ class CodeCommitBackend:
         self.notifier = notifier  # announces reference changes (events, triggers, pull requests)
         self.repositories: dict[str, Repository] = {}
         self.lock = threading.RLock()
-        self.pull_requests: dict[str, object] = {}
-        self.approval_templates: dict[str, object] = {}
+        self.pull_requests: dict[str, object] = {}  # id -> PullRequest (see pullrequests.py)
 
     # --- repositories ---------------------------------------------------------------
     def create_repository(self, name: str, description: str | None, tags: dict | None) -> Repository:

@@ -12,6 +12,7 @@ from labkit.emulator.codecommit.files import MAX_FILE_ENTRIES, MAX_FILE_SIZE, Co
 from labkit.emulator.codecommit.git_http import GitHttpApp
 from labkit.emulator.codecommit.identity import caller_arn, user_name
 from labkit.emulator.codecommit.models import CodeCommitBackend, GitHost, Repository
+from labkit.emulator.codecommit.merges import merge_pull_request
 from labkit.emulator.codecommit.paging import page, page_size
 from labkit.emulator.codecommit.pullrequests import PullRequestBook
 from labkit.emulator.codecommit.triggers import run_trigger_test, validate_triggers
@@ -20,6 +21,7 @@ from labkit.emulator.json_api import JsonService, ValidationException
 REPOSITORIES_PAGE = 1000  # ListRepositories returns at most this many names per call, as AWS
 BRANCHES_PAGE = 100
 DIFFERENCES_PAGE = 100
+PULL_REQUESTS_PAGE = 100
 MAX_BATCH_REPOSITORIES = 25
 MAX_BATCH_COMMITS = 100
 
@@ -258,6 +260,235 @@ class CodeCommitResponses(JsonService):
 
     def test_repository_triggers(self, params, ctx):
         return run_trigger_test(self._repo(params, ctx), params["triggers"], caller_arn(ctx))
+
+    # --- pull requests --------------------------------------------------------------
+    def _book(self, ctx) -> PullRequestBook:
+        return self._backend(ctx).pull_request_book
+
+    def create_pull_request(self, params, ctx):
+        pr = self._book(ctx).create(params["title"], params.get("description"), params["targets"],
+                                    params.get("clientRequestToken"), caller_arn(ctx))
+        return {"pullRequest": pr.to_dict()}
+
+    def get_pull_request(self, params, ctx):
+        return {"pullRequest": self._book(ctx).get(params["pullRequestId"]).to_dict()}
+
+    def list_pull_requests(self, params, ctx):
+        repo = self._repo(params, ctx)
+        size = page_size(params.get("maxResults"), PULL_REQUESTS_PAGE, 1000)
+        ids = self._book(ctx).list_ids(repo, params.get("authorArn"), params.get("pullRequestStatus"))
+        chunk, token = page(ids, params.get("nextToken"), size)
+        return {"pullRequestIds": chunk, "nextToken": token}
+
+    def update_pull_request_status(self, params, ctx):
+        pr = self._book(ctx).set_status(params["pullRequestId"], params["pullRequestStatus"], caller_arn(ctx))
+        return {"pullRequest": pr.to_dict()}
+
+    def update_pull_request_title(self, params, ctx):
+        pr = self._book(ctx).set_title(params["pullRequestId"], params["title"], caller_arn(ctx))
+        return {"pullRequest": pr.to_dict()}
+
+    def update_pull_request_description(self, params, ctx):
+        pr = self._book(ctx).set_description(params["pullRequestId"], params["description"],
+                                             caller_arn(ctx))
+        return {"pullRequest": pr.to_dict()}
+
+    def describe_pull_request_events(self, params, ctx):
+        pr = self._book(ctx).get(params["pullRequestId"])
+        actor = params.get("actorArn")
+        if actor and not actor.startswith("arn:"):
+            raise exc.InvalidActorArnException(f"The actor ARN {actor} is not valid.")
+        kind = params.get("pullRequestEventType")
+        found = [e for e in pr.events if (not kind or e["pullRequestEventType"] == kind)
+                 and (not actor or e["actorArn"] == actor)]
+        size = page_size(params.get("maxResults"), 100, 100)
+        chunk, token = page(found, params.get("nextToken"), size)
+        return {"pullRequestEvents": chunk, "nextToken": token}
+
+    def merge_pull_request_by_fast_forward(self, params, ctx):
+        pr = merge_pull_request(self._book(ctx), params, "FAST_FORWARD_MERGE", caller_arn(ctx))
+        return {"pullRequest": pr.to_dict()}
+
+    def merge_pull_request_by_squash(self, params, ctx):
+        pr = merge_pull_request(self._book(ctx), params, "SQUASH_MERGE", caller_arn(ctx))
+        return {"pullRequest": pr.to_dict()}
+
+    def merge_pull_request_by_three_way(self, params, ctx):
+        pr = merge_pull_request(self._book(ctx), params, "THREE_WAY_MERGE", caller_arn(ctx))
+        return {"pullRequest": pr.to_dict()}
+
+    def post_comment_for_pull_request(self, params, ctx):
+        book = self._book(ctx)
+        pr = book.get(params["pullRequestId"])
+        repo = self._repo(params, ctx)
+        if pr.repository is not repo:
+            raise exc.RepositoryNotAssociatedWithPullRequestException(
+                f"The repository {repo.name} is not the repository of pull request {pr.pull_request_id}.")
+        return book.post_comment(pr, params["beforeCommitId"], params["afterCommitId"],
+                                 params.get("location"), params["content"],
+                                 params.get("clientRequestToken"), caller_arn(ctx))
+
+    def get_comments_for_pull_request(self, params, ctx):
+        book = self._book(ctx)
+        pr = book.get(params["pullRequestId"])
+        if params.get("repositoryName"):
+            repo = self._repo(params, ctx)
+            if pr.repository is not repo:
+                raise exc.RepositoryNotAssociatedWithPullRequestException(
+                    f"The repository {repo.name} is not the repository of pull request {pr.pull_request_id}.")
+        size = page_size(params.get("maxResults"), 100, 100)
+        threads = book.comment_threads(pr, params.get("beforeCommitId"), params.get("afterCommitId"))
+        chunk, token = page(threads, params.get("nextToken"), size)
+        return {"commentsForPullRequestData": chunk, "nextToken": token}
+
+    # --- approval rule templates ----------------------------------------------------
+    def _templates(self, ctx):
+        return self._book(ctx).templates
+
+    def create_approval_rule_template(self, params, ctx):
+        template = self._templates(ctx).create(
+            params["approvalRuleTemplateName"], params["approvalRuleTemplateContent"],
+            params.get("approvalRuleTemplateDescription"), caller_arn(ctx))
+        return {"approvalRuleTemplate": template.to_dict()}
+
+    def get_approval_rule_template(self, params, ctx):
+        return {"approvalRuleTemplate": self._templates(ctx).get(params["approvalRuleTemplateName"]).to_dict()}
+
+    def list_approval_rule_templates(self, params, ctx):
+        size = page_size(params.get("maxResults"), 100, 100)
+        chunk, token = page(sorted(self._templates(ctx).templates), params.get("nextToken"), size)
+        return {"approvalRuleTemplateNames": chunk, "nextToken": token}
+
+    def delete_approval_rule_template(self, params, ctx):
+        return {"approvalRuleTemplateId": self._templates(ctx).delete(params["approvalRuleTemplateName"])}
+
+    def update_approval_rule_template_content(self, params, ctx):
+        from labkit.emulator.codecommit.approvals import content_sha256, parse_rule_content
+
+        template = self._templates(ctx).get(params["approvalRuleTemplateName"])
+        expected = params.get("existingRuleContentSha256")
+        if expected and expected != content_sha256(template.content):
+            raise exc.InvalidApprovalRuleTemplateContentException(
+                "existingRuleContentSha256 does not match the template's current content; "
+                "get the template again and retry.")
+        parse_rule_content(params["newRuleContent"], exc.InvalidApprovalRuleTemplateContentException,
+                           allow_destinations=True)
+        template.content = params["newRuleContent"]
+        self._touch_template(template, ctx)
+        return {"approvalRuleTemplate": template.to_dict()}
+
+    def update_approval_rule_template_name(self, params, ctx):
+        from labkit.emulator.codecommit.approvals import check_template_name
+
+        templates = self._templates(ctx)
+        old, new = params["oldApprovalRuleTemplateName"], params["newApprovalRuleTemplateName"]
+        template = templates.get(old)
+        check_template_name(new)
+        if new != old and new in templates.templates:
+            raise exc.ApprovalRuleTemplateNameAlreadyExistsException(
+                f"An approval rule template named {new} already exists in this AWS Region.")
+        templates.templates[new] = templates.templates.pop(old)
+        template.name = new
+        for repo in self._backend(ctx).repositories.values():
+            repo.approval_templates = [new if n == old else n for n in repo.approval_templates]
+        self._touch_template(template, ctx)
+        return {"approvalRuleTemplate": template.to_dict()}
+
+    def update_approval_rule_template_description(self, params, ctx):
+        template = self._templates(ctx).get(params["approvalRuleTemplateName"])
+        description = params["approvalRuleTemplateDescription"]
+        if len(description) > 1000:
+            raise exc.InvalidApprovalRuleTemplateDescriptionException(
+                "The description of an approval rule template can be at most 1,000 characters.")
+        template.description = description
+        self._touch_template(template, ctx)
+        return {"approvalRuleTemplate": template.to_dict()}
+
+    def _touch_template(self, template, ctx) -> None:
+        from labkit.emulator.codecommit.models import now
+
+        template.modified = now()
+        template.last_modified_user = caller_arn(ctx)
+
+    def associate_approval_rule_template_with_repository(self, params, ctx):
+        self._templates(ctx).associate(params["approvalRuleTemplateName"], self._repo(params, ctx))
+
+    def disassociate_approval_rule_template_from_repository(self, params, ctx):
+        self._templates(ctx).disassociate(params["approvalRuleTemplateName"], self._repo(params, ctx))
+
+    def batch_associate_approval_rule_template_with_repositories(self, params, ctx):
+        done, errors = self._batch_templates(params, ctx, "associate")
+        return {"associatedRepositoryNames": done, "errors": errors}
+
+    def batch_disassociate_approval_rule_template_from_repositories(self, params, ctx):
+        done, errors = self._batch_templates(params, ctx, "disassociate")
+        return {"disassociatedRepositoryNames": done, "errors": errors}
+
+    def _batch_templates(self, params, ctx, action: str):
+        templates, names = self._templates(ctx), params["repositoryNames"]
+        templates.get(params["approvalRuleTemplateName"])
+        if not names:
+            raise exc.RepositoryNamesRequiredException("At least one repository name is required.")
+        if len(names) > MAX_BATCH_REPOSITORIES:
+            raise exc.MaximumRepositoryNamesExceededException(
+                f"At most {MAX_BATCH_REPOSITORIES} repository names can be given at once.")
+        done, errors = [], []
+        for name in names:
+            try:
+                getattr(templates, action)(params["approvalRuleTemplateName"],
+                                           self._backend(ctx).get_repository(name))
+                done.append(name)
+            except exc.CodeCommitError as problem:
+                errors.append({"repositoryName": name, "errorCode": problem.code,
+                               "errorMessage": problem.message})
+        return done, errors
+
+    def list_associated_approval_rule_templates_for_repository(self, params, ctx):
+        repo = self._repo(params, ctx)
+        size = page_size(params.get("maxResults"), 100, 100)
+        chunk, token = page(sorted(repo.approval_templates), params.get("nextToken"), size)
+        return {"approvalRuleTemplateNames": chunk, "nextToken": token}
+
+    def list_repositories_for_approval_rule_template(self, params, ctx):
+        name = params["approvalRuleTemplateName"]
+        self._templates(ctx).get(name)
+        names = sorted(r.name for r in self._backend(ctx).repositories.values() if name in r.approval_templates)
+        size = page_size(params.get("maxResults"), 100, 100)
+        chunk, token = page(names, params.get("nextToken"), size)
+        return {"repositoryNames": chunk, "nextToken": token}
+
+    # --- approvals of a pull request ------------------------------------------------
+    def create_pull_request_approval_rule(self, params, ctx):
+        rule = self._book(ctx).create_rule(params["pullRequestId"], params["approvalRuleName"],
+                                           params["approvalRuleContent"], caller_arn(ctx))
+        return {"approvalRule": rule.to_dict()}
+
+    def update_pull_request_approval_state(self, params, ctx):
+        self._book(ctx).set_approval(params["pullRequestId"], params["revisionId"],
+                                     params["approvalState"], caller_arn(ctx))
+
+    def get_pull_request_approval_states(self, params, ctx):
+        book = self._book(ctx)
+        pr = book.get(params["pullRequestId"])
+        revision = book.revision(pr, params["revisionId"], must_be_current=False)
+        return {"approvals": [{"userArn": arn, "approvalState": "APPROVE"} for arn in pr.approvers(revision)]}
+
+    def evaluate_pull_request_approval_rules(self, params, ctx):
+        book = self._book(ctx)
+        pr = book.get(params["pullRequestId"])
+        revision = book.revision(pr, params["revisionId"], must_be_current=True)
+        return {"evaluation": pr.evaluation(revision)}
+
+    def override_pull_request_approval_rules(self, params, ctx):
+        self._book(ctx).set_override(params["pullRequestId"], params["revisionId"],
+                                     params["overrideStatus"], caller_arn(ctx))
+
+    def get_pull_request_override_state(self, params, ctx):
+        book = self._book(ctx)
+        pr = book.get(params["pullRequestId"])
+        revision = book.revision(pr, params["revisionId"], must_be_current=False)
+        overrider = pr.overrides.get(revision)
+        return {"overridden": overrider is not None, "overrider": overrider}
 
 
 def _decode(content) -> bytes:
