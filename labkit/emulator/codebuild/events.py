@@ -104,7 +104,9 @@ class BuildNotifier:
         for metric, value, unit in values:
             for dimensions in ([{"Name": "ProjectName", "Value": build.project_name}], []):
                 data.append({"MetricName": metric, "Value": float(value), "Unit": unit,
-                             "Dimensions": dimensions, "Timestamp": build.end_time})
+                             "Dimensions": dimensions,
+                             # moto compares naive UTC datetimes
+                             "Timestamp": build.end_time.replace(tzinfo=None)})
         try:
             aws_actions.put_metric_data(self.backend.account_id, self.backend.region, "AWS/CodeBuild", data)
         except Exception as exc:

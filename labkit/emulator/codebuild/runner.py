@@ -426,9 +426,7 @@ class BuildRunner:
         session, self.session = self.session, None
         if session is not None:
             self._capture_exports(session)
-            for pid in self.spawned_pids:
-                _end_group(pid)
-            session.close()
+            _end_groups(list(self.spawned_pids), session.close)
         self.runtime.processes.end(self.owner, grace=1.0)
 
     def _capture_exports(self, session: ShellSession) -> None:
@@ -576,23 +574,38 @@ def _expand(text: str, env: dict[str, str]) -> str:
     return re.sub(r"\$\{?([A-Za-z_][A-Za-z0-9_]*)\}?", lambda m: env.get(m.group(1), ""), text)
 
 
-def _end_group(pgid: int) -> None:
-    """SIGTERM then SIGKILL a shell's process group: also ends what its commands left in the background."""
+def _end_groups(pgids: list[int], close_shell) -> None:
+    """SIGTERM the shells' process groups (so what commands left in the background ends too),
+    reap the shell, then SIGKILL whatever is still alive after a short grace."""
     import signal
 
-    for sig in (signal.SIGTERM, signal.SIGKILL):
-        try:
-            if pgid != os.getpgrp():
-                os.killpg(pgid, sig)
-        except (ProcessLookupError, PermissionError):
-            return
-        deadline = time.monotonic() + 1.0
-        while time.monotonic() < deadline:
+    import psutil
+
+    def signal_all(sig) -> None:
+        for pgid in pgids:
             try:
-                os.killpg(pgid, 0)
+                if pgid != os.getpgrp():
+                    os.killpg(pgid, sig)
             except (ProcessLookupError, PermissionError):
-                return
-            time.sleep(0.02)
+                pass
+
+    def alive() -> bool:
+        for proc in psutil.process_iter(["pid", "status"]):
+            try:
+                if os.getpgid(proc.pid) in pgids and proc.info["status"] != psutil.STATUS_ZOMBIE:
+                    return True
+            except (ProcessLookupError, psutil.Error):
+                continue
+        return False
+
+    signal_all(signal.SIGTERM)
+    close_shell()
+    deadline = time.monotonic() + 1.0
+    while alive():
+        if time.monotonic() >= deadline:
+            signal_all(signal.SIGKILL)
+            break
+        time.sleep(0.02)
 
 
 def _prune(work_dir: Path) -> None:
