@@ -213,6 +213,20 @@ def test_missing_data_treatments(aws, namespace):
     )
 
 
+def test_manual_state_holds_until_the_next_evaluation_with_new_data(aws, namespace):
+    cw = aws("cloudwatch")
+    name = put_alarm(cw, "labkit-manual", namespace, Period=60)
+    cw.set_alarm_state(AlarmName=name, StateValue="ALARM", StateReason="deployment drill")
+    # On AWS the next evaluation is up to a period (at most a minute) away; the emulator waits as long
+    # unless data arrives. The sentinel, created later, shows that evaluation ticks did run meanwhile.
+    sentinel = put_alarm(cw, "labkit-manual-sentinel", namespace, TreatMissingData="notBreaching")
+    wait_for(lambda: in_state(cw, sentinel, "OK"), "the sentinel's evaluation")
+    held = alarm(cw, name)
+    assert (held["StateValue"], held["StateReason"]) == ("ALARM", "deployment drill")
+    cw.put_metric_data(Namespace=namespace, MetricData=[{"MetricName": "Errors", "Value": 1.0}])
+    wait_for(lambda: in_state(cw, name, "OK", "ALARM -> OK"), "the evaluation of the new datapoint")
+
+
 def test_ignore_keeps_a_manual_state_and_set_alarm_state_runs_actions(aws, namespace, notified):
     topic, messages = notified
     cw = aws("cloudwatch")

@@ -430,6 +430,8 @@ class AlarmEvaluator:
         self.lock = threading.RLock()
         self._indexes: dict[int, MetricIndex] = {}
         self._told: set[tuple] = set()  # (alarm arn, topic) already logged once
+        # alarm ARN -> (hold until, len(metric_data) then) for states set with SetAlarmState
+        self._manual: dict[str, tuple[float, int]] = {}
         runtime.on_reset(self.reset)
         install_moto_hooks(self)
 
@@ -438,6 +440,7 @@ class AlarmEvaluator:
         with self.lock:
             self._indexes.clear()
             self._told.clear()
+            self._manual.clear()
 
     def run_forever(self) -> None:
         log.info("alarm evaluator running every %ss", self.interval)
@@ -482,6 +485,8 @@ class AlarmEvaluator:
         # The window reaches back at most N + 1 periods (N when the open period has data).
         since = now - (int(alarm.evaluation_periods) + 2) * int(alarm.period)
         key = metric_key(alarm.namespace, alarm.metric_name, alarm.dimensions)
+        if self._held(backend, alarm, key, now):
+            return
         points = index.datapoints(key, since)
         periods = periods_for(alarm, points, now)
         if too_few_samples(alarm, periods):
@@ -490,6 +495,8 @@ class AlarmEvaluator:
         with self.lock:
             if backend.alarms.get(alarm.name) is not alarm:
                 return  # replaced or deleted while we evaluated
+            if self._held(backend, alarm, key, time.time()):
+                return  # SetAlarmState came in while we evaluated
             if verdict.state is None or verdict.state == alarm.state_value:
                 return
             old = snapshot(alarm)
@@ -584,6 +591,31 @@ class AlarmEvaluator:
                 "publishedMessage": message,
             },
         )
+
+    def hold_manual_state(self, backend, alarm) -> None:
+        """Keep a state set with SetAlarmState until the alarm's next scheduled evaluation. AWS
+        evaluates an alarm once per period (at most a minute apart), so a manual state lasts up
+        to that long there; here it lasts one period (at most 60 s) or until new data arrives."""
+        hold = min(int(alarm.period or 60), 60)
+        with self.lock:
+            self._manual[alarm.alarm_arn] = (time.time() + hold, len(backend.metric_data))
+
+    def release_manual_state(self, alarm) -> None:
+        with self.lock:
+            self._manual.pop(alarm.alarm_arn, None)
+
+    def _held(self, backend, alarm, key: tuple, now: float) -> bool:
+        hold = self._manual.get(alarm.alarm_arn)
+        if hold is None:
+            return False
+        until, seen = hold
+        fresh = backend.metric_data[seen:]
+        if now < until and not any(
+            metric_key(d.namespace, d.name, d.dimensions) == key for d in fresh
+        ):
+            return True
+        self._manual.pop(alarm.alarm_arn, None)
+        return False
 
     def _tell_once(self, key: tuple, message: str, *args) -> None:
         if key not in self._told:
@@ -783,6 +815,8 @@ def install_moto_hooks(evaluator: AlarmEvaluator) -> None:
         name = settings["name"]
         with evaluator.lock:
             previous = backend.alarms.get(name)
+            if previous is not None:
+                evaluator.release_manual_state(previous)  # a new configuration is evaluated soon
             alarm = put_metric_alarm(backend, *args, **kwargs)
             if previous is not None:
                 for field in (
@@ -813,6 +847,8 @@ def install_moto_hooks(evaluator: AlarmEvaluator) -> None:
             old = snapshot(alarm) if alarm is not None else None
             set_alarm_state(backend, alarm_name, *args, **kwargs)
             new = snapshot(alarm) if alarm is not None else None
+            if alarm is not None:
+                evaluator.hold_manual_state(backend, alarm)
         if old is not None and old["value"] != new["value"]:
             evaluator.state_changed(backend, alarm, old, new)
 
