@@ -3,9 +3,28 @@
 from labkit.emulator.json_api import AWSError
 
 
-class ValidationException(AWSError):
-    code = "ValidationException"
+def _error(name: str) -> type[AWSError]:
+    return type(name, (AWSError,), {"code": name})
 
 
-class PipelineNotFoundException(AWSError):
-    code = "PipelineNotFoundException"
+ValidationException = _error("ValidationException")
+PipelineNotFoundException = _error("PipelineNotFoundException")
+PipelineNameInUseException = _error("PipelineNameInUseException")
+PipelineVersionNotFoundException = _error("PipelineVersionNotFoundException")
+PipelineExecutionNotFoundException = _error("PipelineExecutionNotFoundException")
+PipelineExecutionNotStoppableException = _error("PipelineExecutionNotStoppableException")
+DuplicatedStopRequestException = _error("DuplicatedStopRequestException")
+InvalidStructureException = _error("InvalidStructureException")
+InvalidStageDeclarationException = _error("InvalidStageDeclarationException")
+InvalidActionDeclarationException = _error("InvalidActionDeclarationException")
+InvalidApprovalTokenException = _error("InvalidApprovalTokenException")
+ApprovalAlreadyCompletedException = _error("ApprovalAlreadyCompletedException")
+StageNotFoundException = _error("StageNotFoundException")
+ActionNotFoundException = _error("ActionNotFoundException")
+StageNotRetryableException = _error("StageNotRetryableException")
+NotLatestPipelineExecutionException = _error("NotLatestPipelineExecutionException")
+ConflictException = _error("ConflictException")
+InvalidNextTokenException = _error("InvalidNextTokenException")
+ResourceNotFoundException = _error("ResourceNotFoundException")
+InvalidTagsException = _error("InvalidTagsException")
+ActionTypeNotFoundException = _error("ActionTypeNotFoundException")

@@ -1,0 +1,134 @@
+"""Small helpers for pipeline tests: roles, buckets, declarations, and waiting on state."""
+
+from __future__ import annotations
+
+import io
+import json
+import time
+import uuid
+import zipfile
+
+TRUST = {
+    "Version": "2012-10-17",
+    "Statement": [{"Effect": "Allow", "Principal": {"Service": "codepipeline.amazonaws.com"},
+                   "Action": "sts:AssumeRole"}],
+}
+
+
+def unique(prefix: str) -> str:
+    return f"{prefix}-{uuid.uuid4().hex[:8]}"
+
+
+def make_role(aws, name: str | None = None, service: str = "codepipeline.amazonaws.com") -> str:
+    trust = json.loads(json.dumps(TRUST))
+    trust["Statement"][0]["Principal"]["Service"] = service
+    role = aws("iam").create_role(RoleName=name or unique("pipeline-role"),
+                                  AssumeRolePolicyDocument=json.dumps(trust))
+    return role["Role"]["Arn"]
+
+
+def make_bucket(aws, name: str | None = None, versioned: bool = True) -> str:
+    name = name or unique("labkit-bucket")
+    s3 = aws("s3")
+    s3.create_bucket(Bucket=name)
+    if versioned:
+        s3.put_bucket_versioning(Bucket=name, VersioningConfiguration={"Status": "Enabled"})
+    return name
+
+
+def zip_bytes(files: dict[str, str]) -> bytes:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        for path, text in files.items():
+            archive.writestr(path, text)
+    return buffer.getvalue()
+
+
+def action(name, category, provider, config=None, inputs=(), outputs=(), run_order=1, **extra):
+    declared = {
+        "name": name,
+        "actionTypeId": {"category": category, "owner": "AWS", "provider": provider,
+                         "version": "1"},
+        "runOrder": run_order,
+        "configuration": config or {},
+        "inputArtifacts": [{"name": n} for n in inputs],
+        "outputArtifacts": [{"name": n} for n in outputs],
+    }
+    declared.update(extra)
+    return declared
+
+
+def s3_source(bucket: str, key: str = "source.zip", **extra) -> dict:
+    return action("Source", "Source", "S3",
+                  {"S3Bucket": bucket, "S3ObjectKey": key, "PollForSourceChanges": "false"},
+                  outputs=["SourceOutput"], **extra)
+
+
+def approval(name: str = "Approve", topic: str | None = None, **extra) -> dict:
+    config = {"CustomData": "Please review"}
+    if topic:
+        config["NotificationArn"] = topic
+    return action(name, "Approval", "Manual", config, **extra)
+
+
+def s3_deploy(bucket: str, name: str = "Deploy", **config) -> dict:
+    return action(name, "Deploy", "S3", {"BucketName": bucket, "Extract": "true", **config},
+                  inputs=["SourceOutput"])
+
+
+def declaration(name: str, role: str, store: str, stages: list[tuple[str, list]], **extra) -> dict:
+    return {"name": name, "roleArn": role,
+            "artifactStore": {"type": "S3", "location": store},
+            "stages": [{"name": n, "actions": acts} for n, acts in stages], **extra}
+
+
+def wait_for(check, timeout: float = 60, interval: float = 0.1, what: str = "condition"):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        result = check()
+        if result:
+            return result
+        time.sleep(interval)
+    raise AssertionError(f"timed out after {timeout} s waiting for {what}")
+
+
+def execution_status(cp, pipeline: str, execution_id: str) -> str:
+    return cp.get_pipeline_execution(pipelineName=pipeline, pipelineExecutionId=execution_id)[
+        "pipelineExecution"]["status"]
+
+
+def wait_for_execution(cp, pipeline: str, execution_id: str, statuses=("Succeeded", "Failed",
+                       "Stopped", "Superseded"), timeout: float = 120) -> str:
+    return wait_for(lambda: (s := execution_status(cp, pipeline, execution_id)) in statuses and s,
+                    timeout, what=f"execution {execution_id} to reach {statuses}")
+
+
+def latest_execution_id(cp, pipeline: str) -> str:
+    summaries = wait_for(lambda: cp.list_pipeline_executions(pipelineName=pipeline)[
+        "pipelineExecutionSummaries"], what="a first execution")
+    return summaries[0]["pipelineExecutionId"]
+
+
+def action_state(cp, pipeline: str, stage: str, action_name: str) -> dict:
+    for stage_state in cp.get_pipeline_state(name=pipeline)["stageStates"]:
+        if stage_state["stageName"] == stage:
+            for state in stage_state["actionStates"]:
+                if state["actionName"] == action_name:
+                    return state
+    return {}
+
+
+def wait_for_approval_token(cp, pipeline: str, stage: str, action_name: str,
+                            execution_id: str | None = None) -> str:
+    def token():
+        latest = action_state(cp, pipeline, stage, action_name).get("latestExecution", {})
+        if latest.get("status") == "InProgress" and latest.get("token"):
+            if execution_id is None:
+                return latest["token"]
+            for stage_state in cp.get_pipeline_state(name=pipeline)["stageStates"]:
+                if (stage_state["stageName"] == stage and stage_state.get("latestExecution", {})
+                        .get("pipelineExecutionId") == execution_id):
+                    return latest["token"]
+        return None
+
+    return wait_for(token, what=f"approval {stage}/{action_name} to wait")
