@@ -474,6 +474,8 @@ def test_history_and_update_keep_state(aws, namespace):
     )
     assert [i["HistorySummary"] for i in rest["AlarmHistoryItems"]] == [summaries[0]]
     assert "NextToken" not in rest
+    with pytest.raises(cw.exceptions.InvalidNextToken):
+        cw.describe_alarm_history(AlarmName=name, NextToken="not-a-token")
 
     cw.delete_alarms(AlarmNames=[name])
     after = cw.describe_alarm_history(AlarmName=name)["AlarmHistoryItems"]

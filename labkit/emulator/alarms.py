@@ -71,10 +71,15 @@ def statistic_of(
     if not count:
         return None, 0.0
     if percentile is not None:
-        # Percentiles need raw values; a StatisticSet does not carry them (AWS says the same).
-        if not singles:
+        # Percentiles need raw values. As on AWS, a StatisticSet gives them only when all its
+        # samples are equal (Minimum == Maximum, e.g. SampleCount 1).
+        equal_sets = [s for s in sets if s.min == s.max]
+        raw = singles + [
+            s.min for s in equal_sets for _ in range(min(int(s.sample_count), 100_000))
+        ]
+        if not raw:
             return None, count
-        ordered = sorted(singles)
+        ordered = sorted(raw)
         rank = max(1, math.ceil(percentile / 100 * len(ordered)))  # nearest-rank percentile
         return float(ordered[rank - 1]), count
     total = sum(singles) + sum(s.sum for s in sets)
@@ -409,10 +414,7 @@ def _token_offset(token: str | None, total: int) -> int:
 
     prefix, _, number = token.partition("-")
     if prefix != "history" or not number.isdigit() or int(number) > total:
-        error = CloudWatchException(
-            "InvalidNextToken", "The service returned an invalid next token."
-        )
-        raise error
+        raise CloudWatchException("InvalidNextToken", "The service returned an invalid next token.")
     return int(number)
 
 
@@ -429,7 +431,7 @@ class AlarmEvaluator:
         # One lock orders evaluations against SetAlarmState/PutMetricAlarm from request threads.
         self.lock = threading.RLock()
         self._indexes: dict[int, MetricIndex] = {}
-        self._told: set[tuple] = set()  # (alarm arn, topic) already logged once
+        self._told: set[tuple] = set()  # (alarm ARN, what) already logged, so it is logged once
         # alarm ARN -> (hold until, len(metric_data) then) for states set with SetAlarmState
         self._manual: dict[str, tuple[float, int]] = {}
         runtime.on_reset(self.reset)
