@@ -38,6 +38,8 @@ class EmulatorApp:
         self.internal_routes = {
             ("GET", "/_labkit/health"): self.health,
             ("POST", "/_labkit/reset"): self.reset,
+            # Local hosts backing EC2 instances (CodeDeploy targets), with their ports and URLs.
+            ("GET", "/_labkit/hosts"): lambda environ: runtime.service("codedeploy").hosts.describe(),
         }
 
     def __call__(self, environ, start_response):

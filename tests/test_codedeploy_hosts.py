@@ -1,0 +1,126 @@
+"""Local hosts behind moto's EC2 instances: GET /_labkit/hosts, the learner helper, and the
+helper's aws path (run against in-process moto, never real AWS)."""
+
+from __future__ import annotations
+
+import base64
+import json
+import time
+import urllib.request
+import uuid
+
+import boto3
+import pytest
+from moto import mock_aws
+
+from labkit.config import LabConfig
+from labkit.lab import Lab
+from labkit.services import hosts as host_helpers
+
+
+def emulator_hosts(emulator) -> dict[str, dict]:
+    with urllib.request.urlopen(f"{emulator.url}/_labkit/hosts", timeout=10) as response:
+        return {h["instanceId"]: h for h in json.load(response)["hosts"]}
+
+
+def wait_until(predicate, timeout: float = 20, what: str = "condition"):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(0.1)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+def test_helper_launches_tagged_instances_that_the_emulator_backs(lab, emulator):
+    marker = uuid.uuid4().hex[:8]
+    ids = host_helpers.launch_instances(lab, 3, tags={"Env": marker}, name="web")
+    ec2 = lab.client("ec2")
+    try:
+        listed = emulator_hosts(emulator)
+        ports = {listed[i]["port"] for i in ids}
+        assert len(ports) == 3, "every host has a port of its own"
+        for instance_id in ids:
+            host = listed[instance_id]
+            assert host["state"] == "running"
+            assert host["url"] == f"http://127.0.0.1:{host['port']}"
+            assert host["root"].endswith(f"/hosts/{instance_id}")
+            assert (emulator.state_dir / "hosts" / instance_id / "home" / "ec2-user").is_dir()
+            assert host["tags"]["Env"] == marker and host["tags"]["Name"] == lab.name("web")
+            assert host["tags"]["labkit:lab"] == lab.prefix
+            assert host["listening"] is False
+        table = host_helpers.hosts_table(lab)
+        assert list(table.columns) == ["instanceId", "name", "state", "url", "port", "listening"]
+        assert set(ids) <= set(table["instanceId"])
+    finally:
+        ec2.terminate_instances(InstanceIds=ids)
+    wait_until(lambda: not set(ids) & set(emulator_hosts(emulator)), what="terminated hosts to go")
+
+
+def test_a_stopped_instance_keeps_its_port_and_is_shown_stopped(aws, emulator):
+    ec2 = aws("ec2")
+    instance_id = ec2.run_instances(ImageId="ami-12c6146b", MinCount=1, MaxCount=1)["Instances"][0]["InstanceId"]
+    try:
+        port = emulator_hosts(emulator)[instance_id]["port"]
+        ec2.stop_instances(InstanceIds=[instance_id])
+        stopped = wait_until(lambda: emulator_hosts(emulator)[instance_id]["state"] == "stopped",
+                             what="the host to show the instance stopped")
+        assert stopped
+        ec2.start_instances(InstanceIds=[instance_id])
+        host = emulator_hosts(emulator)[instance_id]
+        assert host["state"] == "running" and host["port"] == port
+    finally:
+        ec2.terminate_instances(InstanceIds=[instance_id])
+
+
+def test_hosts_endpoint_is_listed_among_internal_routes(emulator):
+    request = urllib.request.Request(f"{emulator.url}/_labkit/nope")
+    with pytest.raises(urllib.error.HTTPError) as info:
+        urllib.request.urlopen(request, timeout=10)
+    assert "GET /_labkit/hosts" in info.value.read().decode()
+
+
+# --- the aws backend, against in-process moto ---------------------------------------------------
+
+
+@pytest.fixture
+def moto_lab(monkeypatch):
+    for name in ("AWS_ENDPOINT_URL", "AWS_PROFILE"):
+        monkeypatch.delenv(name, raising=False)
+    # Real accounts have AWS's managed policies; moto loads them only when asked.
+    monkeypatch.setenv("MOTO_IAM_LOAD_MANAGED_POLICIES", "true")
+    with mock_aws():
+        session = boto3.Session(aws_access_key_id="testing", aws_secret_access_key="testing",
+                                region_name="us-east-1")
+        yield Lab(LabConfig(backend="aws", region="us-east-1", prefix="lk-test"), session)
+
+
+def test_aws_path_launches_al2023_with_profile_and_user_data(moto_lab):
+    ids = host_helpers.launch_instances(moto_lab, 2, tags={"Env": "dev"}, timeout=30)
+    ec2 = moto_lab.client("ec2")
+    reservations = ec2.describe_instances(InstanceIds=ids)["Reservations"]
+    instances = [i for r in reservations for i in r["Instances"]]
+    assert len(instances) == 2 and all(i["State"]["Name"] == "running" for i in instances)
+    ami = moto_lab.client("ssm").get_parameter(Name=host_helpers.AL2023_AMI_PARAMETER)["Parameter"]["Value"]
+    for instance in instances:
+        assert instance["ImageId"] == ami
+        tags = {t["Key"]: t["Value"] for t in instance["Tags"]}
+        assert tags["Env"] == "dev" and tags["labkit:lab"] == "lk-test" and tags["Name"] == "lk-test-app"
+        user_data = ec2.describe_instance_attribute(InstanceId=instance["InstanceId"], Attribute="userData")
+        script = base64.b64decode(user_data["UserData"]["Value"]).decode()
+        assert "codedeploy-agent" in script and "nodejs20" in script
+    # moto associates the profile with the first instance of a reservation only.
+    associations = ec2.describe_iam_instance_profile_associations()["IamInstanceProfileAssociations"]
+    assert any(a["InstanceId"] in ids and a["IamInstanceProfile"]["Arn"].endswith("/lk-test-ec2-codedeploy")
+               for a in associations)
+    iam = moto_lab.client("iam")
+    attached = {p["PolicyArn"] for p in iam.list_attached_role_policies(RoleName="lk-test-ec2-codedeploy")["AttachedPolicies"]}
+    assert "arn:aws:iam::aws:policy/AmazonS3ReadOnlyAccess" in attached
+    groups = ec2.describe_security_groups(GroupNames=["lk-test-app"])["SecurityGroups"]
+    assert groups[0]["IpPermissions"][0]["FromPort"] == 3000
+    table = host_helpers.hosts_table(moto_lab)
+    assert set(table["instanceId"]) == set(ids)
+    # A second launch reuses the role, profile and security group.
+    more = host_helpers.launch_instances(moto_lab, 1, timeout=30)
+    assert len(more) == 1
