@@ -285,3 +285,30 @@ def test_template_operations(cc, repo):
         approvalRuleTemplateName=renamed, repositoryNames=[repo["name"]])
     cc.delete_approval_rule_template(approvalRuleTemplateName=renamed)
     assert cc.delete_approval_rule_template(approvalRuleTemplateName=renamed)["approvalRuleTemplateId"] == ""
+
+
+def test_pull_request_changes_reach_eventbridge(aws, cc, repo):
+    sqs, events = aws("sqs"), aws("events")
+    url = sqs.create_queue(QueueName=unique("pr-events"))["QueueUrl"]
+    arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    rule = unique("pr-rule")
+    events.put_rule(Name=rule, EventPattern=json.dumps({
+        "source": ["aws.codecommit"], "detail-type": ["CodeCommit Pull Request State Change"],
+        "detail": {"repositoryNames": [repo["name"]]}}))
+    events.put_targets(Rule=rule, Targets=[{"Id": "q", "Arn": arn}])
+    pr = open_pr(cc, repo)
+    cc.merge_pull_request_by_fast_forward(pullRequestId=pr["pullRequestId"], repositoryName=repo["name"])
+    received = []
+    while True:
+        messages = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10).get("Messages", [])
+        if not messages:
+            break
+        received += [json.loads(m["Body"])["detail"] for m in messages]
+        for message in messages:
+            sqs.delete_message(QueueUrl=url, ReceiptHandle=message["ReceiptHandle"])
+    assert [d["event"] for d in received] == ["pullRequestCreated", "pullRequestMergeStatusUpdated"]
+    assert received[1]["isMerged"] == "True" and received[1]["pullRequestStatus"] == "Closed"
+    assert received[0]["pullRequestId"] == pr["pullRequestId"]
+    events.remove_targets(Rule=rule, Ids=["q"])
+    events.delete_rule(Name=rule)
+    sqs.delete_queue(QueueUrl=url)

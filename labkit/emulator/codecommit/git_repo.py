@@ -172,7 +172,7 @@ class GitRepository:
             args += ["--", *paths]
         parts = self.git(*args).split(b"\0")
         changes = []
-        for meta, path in zip(parts[0::2], parts[1::2]):
+        for meta, path in zip(parts[0::2], parts[1::2], strict=False):
             if not meta.startswith(b":"):
                 continue
             old_mode, new_mode, old_sha, new_sha, status = meta[1:].decode().split(" ")

@@ -29,7 +29,7 @@ class Repository:
     account_id: str
     region: str
     git: GitRepository
-    owner: "CodeCommitBackend"
+    owner: CodeCommitBackend
     description: str | None = None
     repository_id: str = field(default_factory=lambda: str(uuid.uuid4()))
     created: datetime = field(default_factory=now)

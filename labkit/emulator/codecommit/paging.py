@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import base64
 import json
-from typing import Sequence, TypeVar
+from collections.abc import Sequence
+from typing import TypeVar
 
 from labkit.emulator.codecommit.exceptions import (
     InvalidContinuationTokenException,

@@ -113,6 +113,13 @@ class PullRequestBook:
     def requests(self) -> dict[str, PullRequest]:
         return self.backend.pull_requests
 
+    def _record(self, pr: PullRequest, kind: str, caller: str, announce: bool = True, **metadata) -> None:
+        """Add to the pull request's events and send AWS's EventBridge event for it."""
+        pr.record(kind, caller, **metadata)
+        announcer = getattr(self.backend.notifier, "pull_request_changed", None)
+        if announce and announcer is not None:
+            announcer(pr, kind, caller)
+
     # --- creating and reading -------------------------------------------------------
     def create(self, title: str, description: str | None, targets: list[dict], token: str | None,
                caller: str) -> PullRequest:
@@ -164,7 +171,7 @@ class PullRequestBook:
                     template.name, template.content, caller,
                     {"approvalRuleTemplateId": template.template_id,
                      "approvalRuleTemplateName": template.name}))
-            pr.record("PULL_REQUEST_CREATED", caller, pullRequestCreatedEventMetadata={
+            self._record(pr, "PULL_REQUEST_CREATED", caller, pullRequestCreatedEventMetadata={
                 "repositoryName": repo.name, "sourceCommitId": source,
                 "destinationCommitId": destination, "mergeBase": pr.merge_base})
             self.requests[pr.pull_request_id] = pr
@@ -207,8 +214,8 @@ class PullRequestBook:
         if status == "OPEN":
             self._refresh_commits(pr, caller)
         pr.status = status
-        pr.record("PULL_REQUEST_STATUS_CHANGED", caller,
-                  pullRequestStatusChangedEventMetadata={"pullRequestStatus": status})
+        self._record(pr, "PULL_REQUEST_STATUS_CHANGED", caller,
+                     pullRequestStatusChangedEventMetadata={"pullRequestStatus": status})
         return pr
 
     def set_title(self, pull_request_id: str, title: str, caller: str) -> PullRequest:
@@ -242,10 +249,10 @@ class PullRequestBook:
             pr.source_commit = source
             pr.revision_id = uuid.uuid4().hex  # approvals belong to a revision: they start over
             pr.merge_base = pr.repository.git.merge_base(source, destination) if destination else None
-            pr.record("PULL_REQUEST_SOURCE_REFERENCE_UPDATED", caller,
-                      pullRequestSourceReferenceUpdatedEventMetadata={
-                          "repositoryName": pr.repository.name, "beforeCommitId": before,
-                          "afterCommitId": source, "mergeBase": pr.merge_base})
+            self._record(pr, "PULL_REQUEST_SOURCE_REFERENCE_UPDATED", caller,
+                         pullRequestSourceReferenceUpdatedEventMetadata={
+                             "repositoryName": pr.repository.name, "beforeCommitId": before,
+                             "afterCommitId": source, "mergeBase": pr.merge_base})
         if destination:
             pr.destination_commit = destination
         # Merged outside the pull request (e.g. a push of the source into the destination).
@@ -253,16 +260,16 @@ class PullRequestBook:
             self.mark_merged(pr, caller, None, None)
 
     def mark_merged(self, pr: PullRequest, caller: str, merge_commit: str | None, option: str | None) -> None:
-        pr.merge = {"isMerged": True, "mergedBy": caller, "mergeCommitId": merge_commit,
-                    "mergeOption": option}
-        pr.merge = {k: v for k, v in pr.merge.items() if v is not None}
-        pr.record("PULL_REQUEST_MERGE_STATE_CHANGED", caller,
-                  pullRequestMergedStateChangedEventMetadata={
-                      "repositoryName": pr.repository.name, "destinationReference": pr.destination_ref,
-                      "mergeMetadata": pr.merge})
+        merge = {"isMerged": True, "mergedBy": caller, "mergeCommitId": merge_commit, "mergeOption": option}
+        pr.merge = {k: v for k, v in merge.items() if v is not None}
         pr.status = "CLOSED"
-        pr.record("PULL_REQUEST_STATUS_CHANGED", caller,
-                  pullRequestStatusChangedEventMetadata={"pullRequestStatus": "CLOSED"})
+        self._record(pr, "PULL_REQUEST_MERGE_STATE_CHANGED", caller,
+                     pullRequestMergedStateChangedEventMetadata={
+                         "repositoryName": pr.repository.name, "destinationReference": pr.destination_ref,
+                         "mergeMetadata": pr.merge})
+        # AWS announces a merge with one EventBridge event (pullRequestMergeStatusUpdated).
+        self._record(pr, "PULL_REQUEST_STATUS_CHANGED", caller, announce=False,
+                     pullRequestStatusChangedEventMetadata={"pullRequestStatus": "CLOSED"})
 
     # --- approval rules and approvals -----------------------------------------------
     def create_rule(self, pull_request_id: str, name: str, content: str, caller: str) -> ApprovalRule:
@@ -277,7 +284,7 @@ class PullRequestBook:
             raise exc.NumberOfRulesExceededException(f"A pull request can have at most {MAX_RULES} rules.")
         rule = ApprovalRule(name, content, caller)
         pr.rules.append(rule)
-        pr.record("PULL_REQUEST_APPROVAL_RULE_CREATED", caller, approvalRuleEventMetadata={
+        self._record(pr, "PULL_REQUEST_APPROVAL_RULE_CREATED", caller, approvalRuleEventMetadata={
             "approvalRuleName": name, "approvalRuleId": rule.rule_id, "approvalRuleContent": content})
         return rule
 
@@ -297,8 +304,8 @@ class PullRequestBook:
             raise exc.PullRequestCannotBeApprovedByAuthorException(
                 "The pull request cannot be approved by its author; ask another user to approve it.")
         pr.approvals.setdefault(revision_id, {})[caller] = state
-        pr.record("PULL_REQUEST_APPROVAL_STATE_CHANGED", caller, approvalStateChangedEventMetadata={
-            "revisionId": revision_id, "approvalStatus": state})
+        self._record(pr, "PULL_REQUEST_APPROVAL_STATE_CHANGED", caller,
+                     approvalStateChangedEventMetadata={"revisionId": revision_id, "approvalStatus": state})
 
     def set_override(self, pull_request_id: str, revision_id: str, status: str, caller: str) -> None:
         pr = self.open_request(pull_request_id)
@@ -307,8 +314,8 @@ class PullRequestBook:
             pr.overrides[revision_id] = caller
         else:
             pr.overrides.pop(revision_id, None)
-        pr.record("PULL_REQUEST_APPROVAL_RULE_OVERRIDDEN", caller, approvalRuleOverriddenEventMetadata={
-            "revisionId": revision_id, "overrideStatus": status})
+        self._record(pr, "PULL_REQUEST_APPROVAL_RULE_OVERRIDDEN", caller,
+                     approvalRuleOverriddenEventMetadata={"revisionId": revision_id, "overrideStatus": status})
 
     # --- comments -------------------------------------------------------------------
     def post_comment(self, pr: PullRequest, before: str, after: str, location: dict | None,

@@ -8,11 +8,17 @@ import binascii
 from labkit.emulator.backends import RegionalBackends
 from labkit.emulator.codecommit import exceptions as exc
 from labkit.emulator.codecommit.events import ReferenceNotifier
-from labkit.emulator.codecommit.files import MAX_FILE_ENTRIES, MAX_FILE_SIZE, CommitRequest, FileStore, normalise_path
+from labkit.emulator.codecommit.files import (
+    MAX_FILE_ENTRIES,
+    MAX_FILE_SIZE,
+    CommitRequest,
+    FileStore,
+    normalise_path,
+)
 from labkit.emulator.codecommit.git_http import GitHttpApp
 from labkit.emulator.codecommit.identity import caller_arn, user_name
-from labkit.emulator.codecommit.models import CodeCommitBackend, GitHost, Repository
 from labkit.emulator.codecommit.merges import merge_pull_request
+from labkit.emulator.codecommit.models import CodeCommitBackend, GitHost, Repository
 from labkit.emulator.codecommit.paging import page, page_size
 from labkit.emulator.codecommit.pullrequests import PullRequestBook
 from labkit.emulator.codecommit.triggers import run_trigger_test, validate_triggers
