@@ -9,8 +9,12 @@ import time
 import uuid
 import zipfile
 
+from pathlib import Path
+
 import pytest
 from botocore.exceptions import ClientError
+
+from labkit.procs import pid_alive
 
 TRUST = json.dumps({"Version": "2012-10-17", "Statement": [{
     "Effect": "Allow", "Principal": {"Service": "codebuild.amazonaws.com"}, "Action": "sts:AssumeRole"}]})
@@ -375,7 +379,7 @@ def test_missing_parameter_or_secret_fails_before_commands(cb, aws, role):
     assert "ResourceNotFoundException" in context(build, "PROVISIONING")["message"]
 
 
-def test_timeout_and_stop_end_every_process(cb, aws, role):
+def test_timeout_and_stop_end_every_process(cb, aws, role, emulator):
     name = inline_project(cb, role, """\
         version: 0.2
         phases:
@@ -391,6 +395,8 @@ def test_timeout_and_stop_end_every_process(cb, aws, role):
     assert phases(build)["BUILD"]["phaseStatus"] == "TIMED_OUT"
     assert context(build, "BUILD")["statusCode"] == "BUILD_TIMED_OUT"
     assert "UPLOAD_ARTIFACTS" not in phases(build)
+    pid_file = Path(emulator.state_dir) / "codebuild" / name / build["id"].split(":")[1] / "src" / "bg.pid"
+    assert not pid_alive(int(pid_file.read_text()))  # the background sleep ended with the build
 
     name = inline_project(cb, role, "version: 0.2\nphases:\n  build:\n    commands: [sleep 300]\n")
     build_id = cb.start_build(projectName=name)["build"]["id"]
@@ -445,3 +451,62 @@ def test_huge_output_is_logged(cb, aws, role):
     messages = [e["message"] for e in events]
     assert "20000" in messages and "1" in messages
     assert sum(len(m) for m in messages if set(m) == {"x"}) == 100000
+
+
+def test_sh_shell_and_version_0_1_run_each_command_in_a_new_shell(cb, aws, role):
+    name = inline_project(cb, role, """\
+        version: 0.1
+        env:
+          shell: /bin/sh
+        phases:
+          build:
+            commands:
+              - export ONLY_HERE=1
+              - echo "seen=${ONLY_HERE:-no}"
+        """)
+    build = run(cb, name)
+    assert build["buildStatus"] == "SUCCEEDED"
+    assert "seen=no" in log_text(aws, build).splitlines()
+
+
+def test_build_commands_reach_the_emulator_with_the_aws_cli(cb, aws, role):
+    bucket = f"cb-cli-{uuid.uuid4().hex[:8]}"
+    aws("s3").create_bucket(Bucket=bucket)
+    name = inline_project(cb, role, f"""\
+        version: 0.2
+        phases:
+          build:
+            commands:
+              - echo made-in-build > file.txt
+              - aws s3 cp file.txt s3://{bucket}/from-build.txt
+        """)
+    build = run(cb, name)
+    assert build["buildStatus"] == "SUCCEEDED", log_text(aws, build)
+    assert aws("s3").get_object(Bucket=bucket, Key="from-build.txt")["Body"].read() == b"made-in-build\n"
+
+
+def test_retry_and_delete_builds(cb, aws, role):
+    name = inline_project(cb, role, "version: 0.2\nphases:\n  build:\n    commands: [echo $CODEBUILD_BUILD_NUMBER]\n")
+    first = run(cb, name)
+    retried = wait_for(cb, cb.retry_build(id=first["id"])["build"]["id"])
+    assert retried["buildStatus"] == "SUCCEEDED" and retried["buildNumber"] == 2
+    result = cb.batch_delete_builds(ids=[first["id"], f"{name}:nope"])
+    assert result["buildsDeleted"] == [first["id"]]
+    assert result["buildsNotDeleted"][0]["statusCode"] == "BUILD_NOT_FOUND"
+    assert cb.batch_get_builds(ids=[first["id"]])["buildsNotFound"] == [first["id"]]
+    with pytest.raises(ClientError) as err:
+        cb.stop_build(id=f"{name}:00000000-0000-0000-0000-000000000000")
+    assert err.value.response["Error"]["Code"] == "ResourceNotFoundException"
+
+
+def test_finished_work_dirs_are_pruned(tmp_path):
+    from labkit.emulator.codebuild import runner
+
+    made = []
+    for i in range(runner.KEEP_WORK_DIRS + 3):
+        folder = tmp_path / f"b{i}"
+        folder.mkdir()
+        made.append(folder)
+        runner._prune(folder)
+    assert [f.exists() for f in made[:3]] == [False] * 3
+    assert all(f.exists() for f in made[3:])
