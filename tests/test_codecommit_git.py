@@ -140,6 +140,13 @@ def test_clone_push_branch_fetch_and_force_push(aws, git, queue_for):
     [event] = drain(aws, events)
     assert event["detail"]["oldCommitId"] == api_commit and event["detail"]["commitId"] == forced
 
+    # A pushed tag is a reference too.
+    git("tag", "v1.0", cwd=clone)
+    git("push", "origin", "v1.0", cwd=clone)
+    [event] = drain(aws, events)
+    assert event["detail"]["referenceType"] == "tag" and event["detail"]["referenceName"] == "v1.0"
+    assert event["detail"]["event"] == "referenceCreated"
+
     # Deleting a branch with git sends referenceDeleted.
     git("push", "origin", "--delete", "feature", cwd=clone)
     [event] = drain(aws, events)

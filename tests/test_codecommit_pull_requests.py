@@ -178,6 +178,15 @@ def test_three_way_merge_reports_conflicts_and_resolves_them(cc, repo):
                            fileContent=b"line 1\nline 2 on main\nline 3\n",
                            parentCommitId=repo["base"])["commitId"]
     pr = open_pr(cc, repo)
+    options = cc.get_merge_options(repositoryName=repo["name"], sourceCommitSpecifier="feature",
+                                   destinationCommitSpecifier="main")
+    assert options["mergeOptions"] == [] and options["baseCommitId"] == repo["base"]
+    conflicts = cc.get_merge_conflicts(repositoryName=repo["name"], sourceCommitSpecifier="feature",
+                                       destinationCommitSpecifier="main", mergeOption="THREE_WAY_MERGE")
+    assert conflicts["mergeable"] is False
+    [conflict] = conflicts["conflictMetadataList"]
+    assert conflict["filePath"] == "app.js" and conflict["contentConflict"] is True
+    assert conflict["mergeOperations"] == {"source": "M", "destination": "M"}
     assert code_of(cc.merge_pull_request_by_fast_forward, pullRequestId=pr["pullRequestId"],
                    repositoryName=repo["name"]) == "ManualMergeRequiredException"
     with pytest.raises(ClientError) as info:
@@ -312,3 +321,27 @@ def test_pull_request_changes_reach_eventbridge(aws, cc, repo):
     events.remove_targets(Rule=rule, Ids=["q"])
     events.delete_rule(Name=rule)
     sqs.delete_queue(QueueUrl=url)
+
+
+def test_pull_request_approval_rules_can_be_updated_and_deleted(cc, repo):
+    pr = open_pr(cc, repo)
+    one = json.dumps({"Version": "2018-11-08", "Statements": [{"Type": "Approvers", "NumberOfApprovalsNeeded": 1}]})
+    rule = cc.create_pull_request_approval_rule(pullRequestId=pr["pullRequestId"], approvalRuleName="one",
+                                                approvalRuleContent=one)["approvalRule"]
+    assert code_of(cc.create_pull_request_approval_rule, pullRequestId=pr["pullRequestId"],
+                   approvalRuleName="one", approvalRuleContent=one) == "ApprovalRuleNameAlreadyExistsException"
+    assert code_of(cc.create_pull_request_approval_rule, pullRequestId=pr["pullRequestId"],
+                   approvalRuleName="bad", approvalRuleContent="{}") == "InvalidApprovalRuleContentException"
+    assert code_of(cc.update_pull_request_approval_rule_content, pullRequestId=pr["pullRequestId"],
+                   approvalRuleName="one", newRuleContent=TWO_APPROVALS.replace("1", "1"),
+                   existingRuleContentSha256="0" * 64) == "InvalidRuleContentSha256Exception"
+    updated = cc.update_pull_request_approval_rule_content(
+        pullRequestId=pr["pullRequestId"], approvalRuleName="one", newRuleContent=one.replace("1}", "3}"),
+        existingRuleContentSha256=rule["ruleContentSha256"])["approvalRule"]
+    assert json.loads(updated["approvalRuleContent"])["Statements"][0]["NumberOfApprovalsNeeded"] == 3
+    assert cc.delete_pull_request_approval_rule(pullRequestId=pr["pullRequestId"],
+                                                approvalRuleName="one")["approvalRuleId"] == rule["approvalRuleId"]
+    assert cc.get_pull_request(pullRequestId=pr["pullRequestId"])["pullRequest"]["approvalRules"] == []
+    assert cc.get_merge_options(repositoryName=repo["name"], sourceCommitSpecifier="feature",
+                                destinationCommitSpecifier="main")["mergeOptions"] == [
+        "FAST_FORWARD_MERGE", "SQUASH_MERGE", "THREE_WAY_MERGE"]

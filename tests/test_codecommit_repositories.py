@@ -1,6 +1,7 @@
 """CodeCommit repositories through boto3: create, read, list, rename, describe, tag, delete, errors."""
 
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 from botocore.exceptions import ClientError
@@ -119,8 +120,8 @@ def test_list_sorting_and_pagination(aws):
     cc = aws("codecommit", region="eu-west-3")
     prefix = uuid.uuid4().hex[:6]
     names = [f"p{prefix}-{i:04d}" for i in range(1001)]
-    for name in names:
-        cc.create_repository(repositoryName=name)
+    with ThreadPoolExecutor(4) as pool:
+        list(pool.map(lambda n: cc.create_repository(repositoryName=n), names))
     first = cc.list_repositories()
     assert len(first["repositories"]) == 1000 and first["nextToken"]
     second = cc.list_repositories(nextToken=first["nextToken"])
@@ -138,7 +139,7 @@ def test_list_sorting_and_pagination(aws):
     with pytest.raises(ClientError) as info:
         cc.list_repositories(nextToken="garbage")
     assert error_code(info) == "InvalidContinuationTokenException"
-    for name in names:
-        cc.delete_repository(repositoryName=name)
+    with ThreadPoolExecutor(4) as pool:
+        list(pool.map(lambda n: cc.delete_repository(repositoryName=n), names))
     assert cc.list_repositories()["repositories"] == []
 

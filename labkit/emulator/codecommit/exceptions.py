@@ -426,3 +426,23 @@ class CommitIdRequiredException(CodeCommitError):
 
 class PullRequestIdRequiredException(CodeCommitError):
     pass
+
+
+class ApprovalRuleDoesNotExistException(CodeCommitError):
+    pass
+
+
+class InvalidRuleContentSha256Exception(CodeCommitError):
+    pass
+
+
+class CannotModifyApprovalRuleFromTemplateException(CodeCommitError):
+    pass
+
+
+class CannotDeleteApprovalRuleFromTemplateException(CodeCommitError):
+    pass
+
+
+class InvalidMergeOptionException(CodeCommitError):
+    pass

@@ -6,7 +6,7 @@ import base64
 import binascii
 
 from labkit.emulator.codecommit import exceptions as exc
-from labkit.emulator.codecommit.git_repo import MODE_BITS
+from labkit.emulator.codecommit.git_repo import MODE_BITS, MODE_NAMES
 from labkit.emulator.codecommit.identity import user_name
 from labkit.emulator.codecommit.pullrequests import PullRequest, PullRequestBook
 
@@ -115,6 +115,66 @@ def _take(git, commit: str, path: str, puts: dict, deletes: list) -> None:
         puts[path] = (entry.mode, entry.sha)
 
 
-def conflicting_files(repo, destination: str, source: str) -> list[str]:
-    """Paths that a merge of `source` into `destination` cannot combine on its own."""
-    return repo.git.merge_trees(destination, source)[1]
+def merge_options(backend, repo, source_spec: str, destination_spec: str, strategy: str | None) -> dict:
+    """GetMergeOptions: which merge kinds would succeed for these two commits."""
+    source = backend.resolve_specifier(repo, source_spec)
+    destination = backend.resolve_specifier(repo, destination_spec)
+    options = []
+    if repo.git.is_ancestor(destination, source):
+        options.append("FAST_FORWARD_MERGE")
+    conflicts = repo.git.merge_trees(destination, source)[1]
+    if not conflicts or strategy in ("ACCEPT_SOURCE", "ACCEPT_DESTINATION"):
+        options += ["SQUASH_MERGE", "THREE_WAY_MERGE"]
+    return {"mergeOptions": options, "sourceCommitId": source, "destinationCommitId": destination,
+            "baseCommitId": repo.git.merge_base(source, destination) or ""}
+
+
+def merge_conflicts(backend, repo, source_spec: str, destination_spec: str, option: str,
+                    strategy: str | None) -> dict:
+    """GetMergeConflicts at file level: whether the merge works, and each conflicting file."""
+    if option not in OPTIONS:
+        raise exc.InvalidMergeOptionException(f"The merge option {option} is not valid.")
+    git = repo.git
+    source = backend.resolve_specifier(repo, source_spec)
+    destination = backend.resolve_specifier(repo, destination_spec)
+    base = git.merge_base(source, destination)
+    result = {"destinationCommitId": destination, "sourceCommitId": source, "baseCommitId": base,
+              "conflictMetadataList": []}
+    if option == "FAST_FORWARD_MERGE":
+        result["mergeable"] = git.is_ancestor(destination, source)
+        return result
+    conflicts = git.merge_trees(destination, source)[1]
+    if strategy in ("ACCEPT_SOURCE", "ACCEPT_DESTINATION"):
+        conflicts = []
+    result["mergeable"] = not conflicts
+    for path in conflicts:
+        sides = {"source": source, "destination": destination, "base": base}
+        entries = {side: git.entry_at(commit, path) if commit else None for side, commit in sides.items()}
+        present = {side: e for side, e in entries.items() if e is not None}
+        result["conflictMetadataList"].append({
+            "filePath": path,
+            "fileSizes": {side: git.blob_size(e.sha) for side, e in present.items() if e.kind == "blob"},
+            "fileModes": {side: MODE_NAMES.get(e.mode, "NORMAL") for side, e in present.items()},
+            "objectTypes": {side: _object_type(e) for side, e in present.items()},
+            "numberOfConflicts": 1,
+            "contentConflict": True,
+            "fileModeConflict": len({e.mode for e in present.values()}) > 1,
+            "objectTypeConflict": len({e.kind for e in present.values()}) > 1,
+            "mergeOperations": {side: _operation(entries["base"], entries[side])
+                                for side in ("source", "destination")},
+        })
+    return result
+
+
+def _object_type(entry) -> str:
+    if entry.kind == "tree":
+        return "DIRECTORY"
+    if entry.kind == "commit":
+        return "GIT_LINK"
+    return "SYMBOLIC_LINK" if entry.mode == "120000" else "FILE"
+
+
+def _operation(base_entry, side_entry) -> str:
+    if base_entry is None:
+        return "A"
+    return "D" if side_entry is None else "M"

@@ -288,6 +288,40 @@ class PullRequestBook:
             "approvalRuleName": name, "approvalRuleId": rule.rule_id, "approvalRuleContent": content})
         return rule
 
+    def update_rule(self, pull_request_id: str, name: str, content: str, expected_sha: str | None,
+                    caller: str) -> ApprovalRule:
+        pr = self.open_request(pull_request_id)
+        rule = next((r for r in pr.rules if r.name == name), None)
+        if rule is None:
+            raise exc.ApprovalRuleDoesNotExistException(
+                f"The pull request {pull_request_id} has no approval rule named {name}.")
+        if rule.template is not None:
+            raise exc.CannotModifyApprovalRuleFromTemplateException(
+                f"The approval rule {name} comes from a template; change the template instead.")
+        if expected_sha and expected_sha != content_sha256(rule.content):
+            raise exc.InvalidRuleContentSha256Exception(
+                "existingRuleContentSha256 does not match the rule's current content; get the pull "
+                "request again and retry.")
+        parse_rule_content(content, exc.InvalidApprovalRuleContentException, allow_destinations=False)
+        rule.content, rule.modified, rule.last_modified_user = content, now(), caller
+        self._record(pr, "PULL_REQUEST_APPROVAL_RULE_UPDATED", caller, approvalRuleEventMetadata={
+            "approvalRuleName": name, "approvalRuleId": rule.rule_id, "approvalRuleContent": content})
+        return rule
+
+    def delete_rule(self, pull_request_id: str, name: str, caller: str) -> str:
+        pr = self.open_request(pull_request_id)
+        rule = next((r for r in pr.rules if r.name == name), None)
+        if rule is None:
+            return ""  # as AWS: deleting a rule that is not there is not an error
+        if rule.template is not None:
+            raise exc.CannotDeleteApprovalRuleFromTemplateException(
+                f"The approval rule {name} comes from a template and cannot be deleted; "
+                "override the approval rules instead.")
+        pr.rules.remove(rule)
+        self._record(pr, "PULL_REQUEST_APPROVAL_RULE_DELETED", caller, approvalRuleEventMetadata={
+            "approvalRuleName": name, "approvalRuleId": rule.rule_id})
+        return rule.rule_id
+
     def revision(self, pr: PullRequest, revision_id: str, must_be_current: bool) -> str:
         if not revision_id or len(revision_id) > 64:
             raise exc.InvalidRevisionIdException(f"The revision ID {revision_id!r} is not valid.")

@@ -17,7 +17,7 @@ from labkit.emulator.codecommit.files import (
 )
 from labkit.emulator.codecommit.git_http import GitHttpApp
 from labkit.emulator.codecommit.identity import caller_arn, user_name
-from labkit.emulator.codecommit.merges import merge_pull_request
+from labkit.emulator.codecommit.merges import merge_conflicts, merge_options, merge_pull_request
 from labkit.emulator.codecommit.models import CodeCommitBackend, GitHost, Repository
 from labkit.emulator.codecommit.paging import page, page_size
 from labkit.emulator.codecommit.pullrequests import PullRequestBook
@@ -323,6 +323,18 @@ class CodeCommitResponses(JsonService):
         pr = merge_pull_request(self._book(ctx), params, "THREE_WAY_MERGE", caller_arn(ctx))
         return {"pullRequest": pr.to_dict()}
 
+    def get_merge_options(self, params, ctx):
+        return merge_options(self._backend(ctx), self._repo(params, ctx), params["sourceCommitSpecifier"],
+                             params["destinationCommitSpecifier"], params.get("conflictResolutionStrategy"))
+
+    def get_merge_conflicts(self, params, ctx):
+        result = merge_conflicts(self._backend(ctx), self._repo(params, ctx),
+                                 params["sourceCommitSpecifier"], params["destinationCommitSpecifier"],
+                                 params["mergeOption"], params.get("conflictResolutionStrategy"))
+        size = page_size(params.get("maxConflictFiles"), 100, 100)
+        chunk, token = page(result["conflictMetadataList"], params.get("nextToken"), size)
+        return {**result, "conflictMetadataList": chunk, "nextToken": token}
+
     def post_comment_for_pull_request(self, params, ctx):
         book = self._book(ctx)
         pr = book.get(params["pullRequestId"])
@@ -468,6 +480,16 @@ class CodeCommitResponses(JsonService):
         rule = self._book(ctx).create_rule(params["pullRequestId"], params["approvalRuleName"],
                                            params["approvalRuleContent"], caller_arn(ctx))
         return {"approvalRule": rule.to_dict()}
+
+    def update_pull_request_approval_rule_content(self, params, ctx):
+        rule = self._book(ctx).update_rule(params["pullRequestId"], params["approvalRuleName"],
+                                           params["newRuleContent"], params.get("existingRuleContentSha256"),
+                                           caller_arn(ctx))
+        return {"approvalRule": rule.to_dict()}
+
+    def delete_pull_request_approval_rule(self, params, ctx):
+        return {"approvalRuleId": self._book(ctx).delete_rule(params["pullRequestId"],
+                                                              params["approvalRuleName"], caller_arn(ctx))}
 
     def update_pull_request_approval_state(self, params, ctx):
         self._book(ctx).set_approval(params["pullRequestId"], params["revisionId"],
