@@ -21,6 +21,7 @@ os.environ.update({
     "AWS_DEFAULT_REGION": "us-east-1",
     "LABKIT_HEADLESS": "1",
     "LABKIT_ALARM_INTERVAL": "0.5",  # alarms react within a second in tests
+    "LABKIT_PIPELINE_POLL_INTERVAL": "0.5",  # PollForSourceChanges notices changes quickly
 })
 for _name in ("AWS_PROFILE", "AWS_SESSION_TOKEN", "AWS_ENDPOINT_URL", "LABKIT_CONFIG"):
     os.environ.pop(_name, None)

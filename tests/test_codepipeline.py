@@ -367,3 +367,134 @@ def test_definitions_update_get_list_and_delete(aws, role, store, source):
     with pytest.raises(ClientError) as err:
         cp.get_pipeline_state(name=name)
     assert err.value.response["Error"]["Code"] == "PipelineNotFoundException"
+
+
+def test_state_change_events_reach_a_rule(aws, role, store, source):
+    cp, sqs, events = aws("codepipeline"), aws("sqs"), aws("events")
+    name = unique("events")
+    url = sqs.create_queue(QueueName=unique("pipeline-events"))["QueueUrl"]
+    queue_arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])[
+        "Attributes"]["QueueArn"]
+    rule = unique("pipeline-events")
+    events.put_rule(Name=rule, EventPattern=json.dumps({
+        "source": ["aws.codepipeline"], "detail": {"pipeline": [name]}}))
+    events.put_targets(Rule=rule, Targets=[{"Id": "q", "Arn": queue_arn}])
+    target = make_bucket(aws, versioned=False)
+    cp.create_pipeline(pipeline=declaration(name, role, store, [
+        ("Source", [s3_source(source)]), ("Deploy", [s3_deploy(target)])]))
+    assert wait_for_execution(cp, name, latest_execution_id(cp, name)) == "Succeeded"
+
+    def received():
+        found = []
+        while batch := sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10).get("Messages"):
+            found += [json.loads(m["Body"]) for m in batch]
+        return found
+
+    seen = wait_for(lambda: (r := received()) and r, what="pipeline events")
+    while len(seen) < 10:
+        more = received()
+        if not more:
+            break
+        seen += more
+    kinds = [(e["detail-type"].split()[1], e["detail"]["state"]) for e in seen]
+    assert ("Pipeline", "STARTED") in kinds and ("Pipeline", "SUCCEEDED") in kinds
+    assert ("Stage", "SUCCEEDED") in kinds and ("Action", "SUCCEEDED") in kinds
+    pipeline_events = [e for e in seen if e["detail-type"].startswith("CodePipeline Pipeline")]
+    assert all(e["source"] == "aws.codepipeline" for e in seen)
+    assert pipeline_events[0]["detail"]["execution-trigger"]["trigger-type"] == "CreatePipeline"
+    events.remove_targets(Rule=rule, Ids=["q"])
+    events.delete_rule(Name=rule)
+
+
+def test_poll_for_source_changes_starts_a_new_execution(aws, role, store, source):
+    cp = aws("codepipeline")
+    name = unique("poll")
+    polled = s3_source(source)
+    polled["configuration"]["PollForSourceChanges"] = "true"
+    cp.create_pipeline(pipeline=declaration(name, role, store, [
+        ("Source", [polled]), ("Deploy", [s3_deploy(make_bucket(aws, versioned=False))])]))
+    wait_for_execution(cp, name, latest_execution_id(cp, name))
+    aws("s3").put_object(Bucket=source, Key="source.zip", Body=zip_bytes({"index.html": "v2"}))
+    polled_runs = wait_for(lambda: [s for s in cp.list_pipeline_executions(pipelineName=name)[
+        "pipelineExecutionSummaries"] if s["trigger"]["triggerType"] == "PollForSourceChanges"],
+        what="an execution started by polling")
+    assert len(polled_runs) == 1
+
+
+def test_v2_variables_and_idempotent_start(aws, role, store, source):
+    cp = aws("codepipeline")
+    target = make_bucket(aws, versioned=False)
+    name = unique("variables")
+    deploy = action("Deploy", "Deploy", "S3", {"BucketName": target, "Extract": "false",
+                                                "ObjectKey": "#{variables.environment}/app.zip"},
+                    inputs=["SourceOutput"])
+    cp.create_pipeline(pipeline=declaration(
+        name, role, store, [("Source", [s3_source(source)]), ("Deploy", [deploy])],
+        pipelineType="V2", variables=[{"name": "environment", "defaultValue": "dev"}]))
+    wait_for_execution(cp, name, latest_execution_id(cp, name))
+    first = cp.start_pipeline_execution(name=name, clientRequestToken="release-42",
+                                        variables=[{"name": "environment", "value": "prod"}])
+    again = cp.start_pipeline_execution(name=name, clientRequestToken="release-42",
+                                        variables=[{"name": "environment", "value": "prod"}])
+    assert first["pipelineExecutionId"] == again["pipelineExecutionId"]
+    assert wait_for_execution(cp, name, first["pipelineExecutionId"]) == "Succeeded"
+    execution = cp.get_pipeline_execution(pipelineName=name,
+                                          pipelineExecutionId=first["pipelineExecutionId"])
+    assert execution["pipelineExecution"]["variables"] == [
+        {"name": "environment", "resolvedValue": "prod"}]
+    keys = {o["Key"] for o in aws("s3").list_objects_v2(Bucket=target)["Contents"]}
+    assert keys == {"dev/app.zip", "prod/app.zip"}
+    with pytest.raises(ClientError) as err:
+        cp.start_pipeline_execution(name=name, variables=[{"name": "nope", "value": "x"}])
+    assert err.value.response["Error"]["Code"] == "ValidationException"
+
+
+def test_v1_pipelines_refuse_v2_features(aws, role, store, source):
+    with pytest.raises(ClientError) as err:
+        aws("codepipeline").create_pipeline(pipeline=declaration(
+            unique("v1"), role, store, [("Source", [s3_source(source)]),
+                                        ("Approval", [approval()])], executionMode="QUEUED"))
+    assert err.value.response["Error"]["Code"] == "ValidationException"
+    assert "V2" in err.value.response["Error"]["Message"]
+
+
+def test_deleting_a_pipeline_stops_its_running_execution(aws, role, store, source):
+    cp = aws("codepipeline")
+    name = unique("deleted")
+    cp.create_pipeline(pipeline=declaration(name, role, store, [
+        ("Source", [s3_source(source)]), ("Approval", [approval()])]))
+    wait_for_approval_token(cp, name, "Approval", "Approve")
+    cp.delete_pipeline(name=name)
+    cp.delete_pipeline(name=name)  # deleting again is not an error, as on AWS
+    assert name not in [p["name"] for p in cp.list_pipelines()["pipelines"]]
+
+
+def test_action_types_describe_the_emulated_providers(aws):
+    cp = aws("codepipeline")
+    types = cp.list_action_types(actionOwnerFilter="AWS")["actionTypes"]
+    providers = {(t["id"]["category"], t["id"]["provider"]) for t in types}
+    assert {("Source", "CodeCommit"), ("Build", "CodeBuild"), ("Deploy", "CodeDeploy"),
+            ("Approval", "Manual")} <= providers
+    build = cp.get_action_type(category="Build", owner="AWS", provider="CodeBuild", version="1")
+    assert build["actionType"]["inputArtifactDetails"] == {"minimumCount": 1, "maximumCount": 5}
+
+
+def test_listing_pages_through_executions(aws, role, store, source):
+    cp = aws("codepipeline")
+    name = unique("pages")
+    target = make_bucket(aws, versioned=False)
+    cp.create_pipeline(pipeline=declaration(name, role, store, [
+        ("Source", [s3_source(source)]), ("Deploy", [s3_deploy(target)])],
+        pipelineType="V2", executionMode="PARALLEL"))
+    ids = [cp.start_pipeline_execution(name=name)["pipelineExecutionId"] for _ in range(3)]
+    for execution_id in ids:
+        assert wait_for_execution(cp, name, execution_id) == "Succeeded"
+    seen, token = [], None
+    while True:
+        page = cp.list_pipeline_executions(pipelineName=name, maxResults=2,
+                                           **({"nextToken": token} if token else {}))
+        seen += [s["pipelineExecutionId"] for s in page["pipelineExecutionSummaries"]]
+        token = page.get("nextToken")
+        if not token:
+            break
+    assert len(seen) == 4 and seen[:3] == list(reversed(ids))

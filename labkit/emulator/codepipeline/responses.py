@@ -76,6 +76,7 @@ class CodePipelineResponses(JsonService):
                     f"'{ctx.account_id}'")
             pipeline = Pipeline(declaration, backend.arn(declaration["name"]), tags)
             backend.pipelines[pipeline.name] = pipeline
+        self.triggers.prime(backend, pipeline)
         # As on AWS, a new pipeline runs once straight away.
         self.engine.start(backend, pipeline, {"triggerType": "CreatePipeline",
                                               "triggerDetail": caller_arn(ctx)})
@@ -97,6 +98,7 @@ class CodePipelineResponses(JsonService):
         declaration = normalise_and_validate(params["pipeline"], ctx.account_id, ctx.region)
         with pipeline.cond:
             pipeline.update(declaration)
+        self.triggers.prime(backend, pipeline)
         return {"pipeline": pipeline.declaration}
 
     def delete_pipeline(self, params, ctx):

@@ -48,6 +48,14 @@ class PipelineTriggers:
                 for action in pipeline.declaration["stages"][0]["actions"]:
                     self._check(backend, pipeline, action)
 
+    def prime(self, backend, pipeline) -> None:
+        """Remember the sources' current revisions, so only later changes start executions
+        (the execution that creating the pipeline starts already covers these)."""
+        for action in pipeline.declaration["stages"][0]["actions"]:
+            revision = self._current_revision(backend, action)
+            if revision is not None:
+                self._seen[(pipeline.arn, action["name"])] = revision
+
     def _check(self, backend, pipeline, action: dict) -> None:
         config = action.get("configuration", {})
         if str(config.get("PollForSourceChanges", "true")).lower() != "true":
