@@ -132,3 +132,39 @@ def wait_for_approval_token(cp, pipeline: str, stage: str, action_name: str,
         return None
 
     return wait_for(token, what=f"approval {stage}/{action_name} to wait")
+
+
+class Git:
+    """Real git in a temp dir, with its own identity and no credential prompts."""
+
+    def __init__(self, root):
+        import os
+
+        self.root = root
+        home = root / "home"
+        home.mkdir(exist_ok=True)
+        self.env = {**os.environ, "HOME": str(home), "GIT_TERMINAL_PROMPT": "0",
+                    "GIT_CONFIG_NOSYSTEM": "1", "GIT_AUTHOR_NAME": "Learner",
+                    "GIT_AUTHOR_EMAIL": "learner@example.com", "GIT_COMMITTER_NAME": "Learner",
+                    "GIT_COMMITTER_EMAIL": "learner@example.com"}
+
+    def __call__(self, *args, cwd=None) -> str:
+        import subprocess
+
+        done = subprocess.run(["git", "-c", "init.defaultBranch=main", *args],
+                              cwd=cwd or self.root, env=self.env, capture_output=True, text=True,
+                              timeout=120)
+        if done.returncode != 0:
+            raise AssertionError(f"git {' '.join(args)} failed: {done.stderr}")
+        return done.stdout
+
+    def commit_and_push(self, work, files: dict[str, str], message: str,
+                        branch: str = "main") -> str:
+        for path, text in files.items():
+            target = work / path
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_text(text)
+        self("add", "-A", cwd=work)
+        self("commit", "-q", "-m", message, cwd=work)
+        self("push", "-q", "origin", f"HEAD:{branch}", cwd=work)
+        return self("rev-parse", "HEAD", cwd=work).strip()
