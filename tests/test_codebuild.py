@@ -2,13 +2,10 @@
 
 from __future__ import annotations
 
-import io
 import json
 import textwrap
 import time
 import uuid
-import zipfile
-
 from pathlib import Path
 
 import pytest
@@ -16,8 +13,18 @@ from botocore.exceptions import ClientError
 
 from labkit.procs import pid_alive
 
-TRUST = json.dumps({"Version": "2012-10-17", "Statement": [{
-    "Effect": "Allow", "Principal": {"Service": "codebuild.amazonaws.com"}, "Action": "sts:AssumeRole"}]})
+TRUST = json.dumps(
+    {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Effect": "Allow",
+                "Principal": {"Service": "codebuild.amazonaws.com"},
+                "Action": "sts:AssumeRole",
+            }
+        ],
+    }
+)
 IMAGE = "aws/codebuild/standard:7.0"
 
 
@@ -37,14 +44,24 @@ def unique(prefix: str = "p") -> str:
 
 
 def environment(**extra) -> dict:
-    return {"type": "LINUX_CONTAINER", "image": IMAGE, "computeType": "BUILD_GENERAL1_SMALL", **extra}
+    return {
+        "type": "LINUX_CONTAINER",
+        "image": IMAGE,
+        "computeType": "BUILD_GENERAL1_SMALL",
+        **extra,
+    }
 
 
 def inline_project(cb, role, buildspec: str, name: str | None = None, **extra) -> str:
     name = name or unique()
-    cb.create_project(name=name, source={"type": "NO_SOURCE", "buildspec": textwrap.dedent(buildspec)},
-                      artifacts=extra.pop("artifacts", {"type": "NO_ARTIFACTS"}),
-                      environment=extra.pop("environment", environment()), serviceRole=role, **extra)
+    cb.create_project(
+        name=name,
+        source={"type": "NO_SOURCE", "buildspec": textwrap.dedent(buildspec)},
+        artifacts=extra.pop("artifacts", {"type": "NO_ARTIFACTS"}),
+        environment=extra.pop("environment", environment()),
+        serviceRole=role,
+        **extra,
+    )
     return name
 
 
@@ -64,8 +81,11 @@ def run(cb, project: str, **kwargs) -> dict:
 
 def log_text(aws, build: dict) -> str:
     logs = aws("logs")
-    events = logs.get_log_events(logGroupName=build["logs"]["groupName"],
-                                 logStreamName=build["logs"]["streamName"], startFromHead=True)["events"]
+    events = logs.get_log_events(
+        logGroupName=build["logs"]["groupName"],
+        logStreamName=build["logs"]["streamName"],
+        startFromHead=True,
+    )["events"]
     return "\n".join(e["message"] for e in events)
 
 
@@ -83,8 +103,13 @@ def context(build: dict, phase: str) -> dict:
 
 # --- projects ---------------------------------------------------------------------------------
 def test_create_get_update_list_delete_project(cb, role):
-    name = inline_project(cb, role, "version: 0.2\nphases:\n  build:\n    commands: [echo hi]\n",
-                          tags=[{"key": "team", "value": "a"}], timeoutInMinutes=10)
+    name = inline_project(
+        cb,
+        role,
+        "version: 0.2\nphases:\n  build:\n    commands: [echo hi]\n",
+        tags=[{"key": "team", "value": "a"}],
+        timeoutInMinutes=10,
+    )
     project = cb.batch_get_projects(names=[name, "nope"])
     assert project["projectsNotFound"] == ["nope"]
     got = project["projects"][0]
@@ -101,28 +126,62 @@ def test_create_get_update_list_delete_project(cb, role):
 
 def test_project_role_name_becomes_arn(cb, role):
     name = unique()
-    cb.create_project(name=name, source={"type": "NO_SOURCE", "buildspec": "version: 0.2\nphases: {}\n"},
-                      artifacts={"type": "NO_ARTIFACTS"}, environment=environment(),
-                      serviceRole=role.rsplit("/", 1)[1])
+    cb.create_project(
+        name=name,
+        source={"type": "NO_SOURCE", "buildspec": "version: 0.2\nphases: {}\n"},
+        artifacts={"type": "NO_ARTIFACTS"},
+        environment=environment(),
+        serviceRole=role.rsplit("/", 1)[1],
+    )
     assert cb.batch_get_projects(names=[name])["projects"][0]["serviceRole"] == role
 
 
-@pytest.mark.parametrize("change, code, words", [
-    ({"serviceRole": "arn:aws:iam::123456789012:role/missing"}, "InvalidInputException",
-     "CodeBuild is not authorized to perform: sts:AssumeRole on arn:aws:iam::123456789012:role/missing"),
-    ({"source": {"type": "CODECOMMIT"}}, "InvalidInputException", "location is required"),
-    ({"source": {"type": "NO_SOURCE"}}, "InvalidInputException", "buildspec cannot be empty"),
-    ({"artifacts": {"type": "S3"}}, "InvalidInputException", "location is required for artifacts type S3"),
-    ({"artifacts": {"type": "CODEPIPELINE"}}, "InvalidInputException", "both must be CODEPIPELINE"),
-    ({"name": "bad name!"}, "InvalidInputException", "regular expression"),
-    ({"timeoutInMinutes": 3000}, "InvalidInputException", "between 5 and 2160"),
-    ({"environment": environment(environmentVariables=[{"name": "CODEBUILD_X", "value": "1"}])},
-     "InvalidInputException", "reserved"),
-    ({"cache": {"type": "S3"}}, "InvalidInputException", "location is required for cache type S3"),
-])
+@pytest.mark.parametrize(
+    "change, code, words",
+    [
+        (
+            {"serviceRole": "arn:aws:iam::123456789012:role/missing"},
+            "InvalidInputException",
+            "CodeBuild is not authorized to perform: sts:AssumeRole on arn:aws:iam::123456789012:role/missing",
+        ),
+        ({"source": {"type": "CODECOMMIT"}}, "InvalidInputException", "location is required"),
+        ({"source": {"type": "NO_SOURCE"}}, "InvalidInputException", "buildspec cannot be empty"),
+        (
+            {"artifacts": {"type": "S3"}},
+            "InvalidInputException",
+            "location is required for artifacts type S3",
+        ),
+        (
+            {"artifacts": {"type": "CODEPIPELINE"}},
+            "InvalidInputException",
+            "both must be CODEPIPELINE",
+        ),
+        ({"name": "bad name!"}, "InvalidInputException", "regular expression"),
+        ({"timeoutInMinutes": 3000}, "InvalidInputException", "between 5 and 2160"),
+        (
+            {
+                "environment": environment(
+                    environmentVariables=[{"name": "CODEBUILD_X", "value": "1"}]
+                )
+            },
+            "InvalidInputException",
+            "reserved",
+        ),
+        (
+            {"cache": {"type": "S3"}},
+            "InvalidInputException",
+            "location is required for cache type S3",
+        ),
+    ],
+)
 def test_create_project_is_validated_as_aws_does(cb, role, change, code, words):
-    params = {"name": unique(), "source": {"type": "NO_SOURCE", "buildspec": "version: 0.2"},
-              "artifacts": {"type": "NO_ARTIFACTS"}, "environment": environment(), "serviceRole": role}
+    params = {
+        "name": unique(),
+        "source": {"type": "NO_SOURCE", "buildspec": "version: 0.2"},
+        "artifacts": {"type": "NO_ARTIFACTS"},
+        "environment": environment(),
+        "serviceRole": role,
+    }
     params.update(change)
     with pytest.raises(ClientError) as err:
         cb.create_project(**params)
@@ -133,8 +192,13 @@ def test_create_project_is_validated_as_aws_does(cb, role, change, code, words):
 
 def test_codepipeline_source_needs_no_location(cb, role):
     name = unique()
-    cb.create_project(name=name, source={"type": "CODEPIPELINE"}, artifacts={"type": "CODEPIPELINE"},
-                      environment=environment(), serviceRole=role)
+    cb.create_project(
+        name=name,
+        source={"type": "CODEPIPELINE"},
+        artifacts={"type": "CODEPIPELINE"},
+        environment=environment(),
+        serviceRole=role,
+    )
     assert cb.batch_get_projects(names=[name])["projects"][0]["source"]["type"] == "CODEPIPELINE"
 
 
@@ -152,12 +216,26 @@ def test_duplicate_project_and_missing_project(cb, role):
 
 
 # --- the phase engine -----------------------------------------------------------------------
-ALL_PHASES = ["SUBMITTED", "QUEUED", "PROVISIONING", "DOWNLOAD_SOURCE", "INSTALL", "PRE_BUILD",
-              "BUILD", "POST_BUILD", "UPLOAD_ARTIFACTS", "FINALIZING", "COMPLETED"]
+ALL_PHASES = [
+    "SUBMITTED",
+    "QUEUED",
+    "PROVISIONING",
+    "DOWNLOAD_SOURCE",
+    "INSTALL",
+    "PRE_BUILD",
+    "BUILD",
+    "POST_BUILD",
+    "UPLOAD_ARTIFACTS",
+    "FINALIZING",
+    "COMPLETED",
+]
 
 
 def test_build_runs_every_phase_in_one_shell_session(cb, aws, role):
-    name = inline_project(cb, role, """\
+    name = inline_project(
+        cb,
+        role,
+        """\
         version: 0.2
         phases:
           install:
@@ -173,7 +251,8 @@ def test_build_runs_every_phase_in_one_shell_session(cb, aws, role):
           post_build:
             commands:
               - echo "region $AWS_REGION initiator $CODEBUILD_INITIATOR"
-        """)
+        """,
+    )
     started = cb.start_build(projectName=name)["build"]
     assert started["buildStatus"] == "IN_PROGRESS" and started["buildComplete"] is False
     assert started["id"].startswith(f"{name}:") and started["buildNumber"] == 1
@@ -187,7 +266,7 @@ def test_build_runs_every_phase_in_one_shell_session(cb, aws, role):
     assert "pre hello in sub" in text
     assert f"build id {build['id']} number 1 succeeding 1" in text
     assert "region us-east-1 initiator " in text
-    assert "Running command echo \"pre $GREETING in $(basename $PWD)\"" in text
+    assert 'Running command echo "pre $GREETING in $(basename $PWD)"' in text
     assert "Phase complete: BUILD State: SUCCEEDED" in text
     assert build["logs"]["groupName"] == f"/aws/codebuild/{name}"
     assert build["logs"]["streamName"] == build["id"].split(":")[1]
@@ -200,7 +279,10 @@ def test_build_runs_every_phase_in_one_shell_session(cb, aws, role):
 
 
 def test_exit_fails_the_command_but_keeps_exports_for_post_build(cb, aws, role):
-    name = inline_project(cb, role, """\
+    name = inline_project(
+        cb,
+        role,
+        """\
         version: 0.2
         env:
           exported-variables: [KEPT, LATE]
@@ -214,41 +296,61 @@ def test_exit_fails_the_command_but_keeps_exports_for_post_build(cb, aws, role):
             commands:
               - echo "post sees $KEPT succeeding=$CODEBUILD_BUILD_SUCCEEDING in $PWD"
               - export LATE=set-in-post
-        """)
+        """,
+    )
     build = run(cb, name)
     assert build["buildStatus"] == "FAILED"
     by_type = phases(build)
     assert by_type["BUILD"]["phaseStatus"] == "FAILED"
     assert by_type["POST_BUILD"]["phaseStatus"] == "SUCCEEDED"
     assert by_type["UPLOAD_ARTIFACTS"]["phaseStatus"] == "SUCCEEDED"
-    assert context(build, "BUILD") == {"statusCode": "COMMAND_EXECUTION_ERROR",
-                                       "message": "Error while executing command: cd /tmp && exit 3. "
-                                                  "Reason: exit status 3"}
+    assert context(build, "BUILD") == {
+        "statusCode": "COMMAND_EXECUTION_ERROR",
+        "message": "Error while executing command: cd /tmp && exit 3. Reason: exit status 3",
+    }
     text = log_text(aws, build)
-    assert "never runs" not in text.splitlines() and "post sees before-exit succeeding=0 in /tmp" in text
-    assert build["exportedEnvironmentVariables"] == [{"name": "KEPT", "value": "before-exit"},
-                                                     {"name": "LATE", "value": "set-in-post"}]
+    assert (
+        "never runs" not in text.splitlines()
+        and "post sees before-exit succeeding=0 in /tmp" in text
+    )
+    assert build["exportedEnvironmentVariables"] == [
+        {"name": "KEPT", "value": "before-exit"},
+        {"name": "LATE", "value": "set-in-post"},
+    ]
 
 
 def test_install_failure_skips_later_command_phases(cb, aws, role):
-    name = inline_project(cb, role, """\
+    name = inline_project(
+        cb,
+        role,
+        """\
         version: 0.2
         phases:
           install:
             commands: ["false"]
           build:
             commands: [echo should-not-run]
-        """)
+        """,
+    )
     build = run(cb, name)
     assert statuses(build) == [
-        ("SUBMITTED", "SUCCEEDED"), ("QUEUED", "SUCCEEDED"), ("PROVISIONING", "SUCCEEDED"),
-        ("DOWNLOAD_SOURCE", "SUCCEEDED"), ("INSTALL", "FAILED"), ("UPLOAD_ARTIFACTS", "SUCCEEDED"),
-        ("FINALIZING", "SUCCEEDED"), ("COMPLETED", None)]
+        ("SUBMITTED", "SUCCEEDED"),
+        ("QUEUED", "SUCCEEDED"),
+        ("PROVISIONING", "SUCCEEDED"),
+        ("DOWNLOAD_SOURCE", "SUCCEEDED"),
+        ("INSTALL", "FAILED"),
+        ("UPLOAD_ARTIFACTS", "SUCCEEDED"),
+        ("FINALIZING", "SUCCEEDED"),
+        ("COMPLETED", None),
+    ]
     assert "should-not-run" not in log_text(aws, build).splitlines()
 
 
 def test_on_failure_continue_finally_and_retry(cb, aws, role):
-    name = inline_project(cb, role, """\
+    name = inline_project(
+        cb,
+        role,
+        """\
         version: 0.2
         phases:
           install:
@@ -262,7 +364,8 @@ def test_on_failure_continue_finally_and_retry(cb, aws, role):
               - test $(wc -l < attempts.txt) -ge 2
           build:
             commands: [echo build-ran]
-        """)
+        """,
+    )
     build = run(cb, name)
     assert build["buildStatus"] == "FAILED"
     by_type = phases(build)
@@ -272,35 +375,55 @@ def test_on_failure_continue_finally_and_retry(cb, aws, role):
     assert "install-finally" in text and "build-ran" in text and "retrying (1 of 2)" in text
 
 
-@pytest.mark.parametrize("buildspec, words", [
-    ("version: 0.2\nphases:\n  build:\n    commands:\n      - echo ok\n     - bad indent\n", "yaml: line"),
-    ("version: 0.3\nphases:\n  build:\n    commands: [echo]\n", "invalid buildspec version '0.3'"),
-    ("version: 0.2\nphases:\n  biuld:\n    commands: [echo]\n", "Unknown phase 'biuld'"),
-    ("version: 0.2\nphases:\n  build:\n    on-failure: ABORT\n", "Phase build has no commands"),
-    ("version: 0.2\nphases:\n  build:\n    commands:\n      - echo: hi\n",
-     "Expected Commands[0] to be of string type: found subkeys instead at line 5"),
-    ("version: 0.2\nphases:\n  install:\n    runtime-versions:\n      nodejs: 23\n",
-     "Unknown runtime version named '23' of nodejs. This build image has the following versions: 18, 20"),
-])
+@pytest.mark.parametrize(
+    "buildspec, words",
+    [
+        (
+            "version: 0.2\nphases:\n  build:\n    commands:\n      - echo ok\n     - bad indent\n",
+            "yaml: line",
+        ),
+        (
+            "version: 0.3\nphases:\n  build:\n    commands: [echo]\n",
+            "invalid buildspec version '0.3'",
+        ),
+        ("version: 0.2\nphases:\n  biuld:\n    commands: [echo]\n", "Unknown phase 'biuld'"),
+        ("version: 0.2\nphases:\n  build:\n    on-failure: ABORT\n", "Phase build has no commands"),
+        (
+            "version: 0.2\nphases:\n  build:\n    commands:\n      - echo: hi\n",
+            "Expected Commands[0] to be of string type: found subkeys instead at line 5",
+        ),
+        (
+            "version: 0.2\nphases:\n  install:\n    runtime-versions:\n      nodejs: 23\n",
+            "Unknown runtime version named '23' of nodejs. This build image has the following versions: 18, 20",
+        ),
+    ],
+)
 def test_bad_buildspec_fails_download_source(cb, aws, role, buildspec, words):
     name = inline_project(cb, role, buildspec)
     build = run(cb, name)
     assert build["buildStatus"] == "FAILED"
-    assert statuses(build)[-3:] == [("DOWNLOAD_SOURCE", "FAILED"), ("FINALIZING", "SUCCEEDED"),
-                                    ("COMPLETED", None)]
+    assert statuses(build)[-3:] == [
+        ("DOWNLOAD_SOURCE", "FAILED"),
+        ("FINALIZING", "SUCCEEDED"),
+        ("COMPLETED", None),
+    ]
     assert context(build, "DOWNLOAD_SOURCE")["statusCode"] == "YAML_FILE_ERROR"
     assert words in context(build, "DOWNLOAD_SOURCE")["message"]
 
 
 def test_runtime_version_offered_by_image_but_not_on_host_warns(cb, aws, role):
-    name = inline_project(cb, role, """\
+    name = inline_project(
+        cb,
+        role,
+        """\
         version: 0.2
         phases:
           install:
             runtime-versions:
               nodejs: 18
               python: 3.11
-        """)
+        """,
+    )
     build = run(cb, name)
     assert build["buildStatus"] == "SUCCEEDED"
     text = log_text(aws, build)
@@ -309,9 +432,17 @@ def test_runtime_version_offered_by_image_but_not_on_host_warns(cb, aws, role):
 
 
 def test_start_build_overrides(cb, aws, role):
-    name = inline_project(cb, role, "version: 0.2\nphases:\n  build:\n    commands: [echo project]\n",
-                          environment=environment(environmentVariables=[
-                              {"name": "WHO", "value": "project"}, {"name": "KEEP", "value": "k"}]))
+    name = inline_project(
+        cb,
+        role,
+        "version: 0.2\nphases:\n  build:\n    commands: [echo project]\n",
+        environment=environment(
+            environmentVariables=[
+                {"name": "WHO", "value": "project"},
+                {"name": "KEEP", "value": "k"},
+            ]
+        ),
+    )
     override = textwrap.dedent("""\
         version: 0.2
         env:
@@ -320,20 +451,34 @@ def test_start_build_overrides(cb, aws, role):
           build:
             commands: ['echo "who=$WHO keep=$KEEP spec=$ONLY_SPEC compute=$CODEBUILD_BUILD_IMAGE"']
         """)
-    build = run(cb, name, buildspecOverride=override, timeoutInMinutesOverride=7,
-                computeTypeOverride="BUILD_GENERAL1_MEDIUM", imageOverride="aws/codebuild/standard:6.0",
-                environmentVariablesOverride=[{"name": "WHO", "value": "start", "type": "PLAINTEXT"}])
+    build = run(
+        cb,
+        name,
+        buildspecOverride=override,
+        timeoutInMinutesOverride=7,
+        computeTypeOverride="BUILD_GENERAL1_MEDIUM",
+        imageOverride="aws/codebuild/standard:6.0",
+        environmentVariablesOverride=[{"name": "WHO", "value": "start", "type": "PLAINTEXT"}],
+    )
     assert build["buildStatus"] == "SUCCEEDED"
-    assert build["timeoutInMinutes"] == 7 and build["environment"]["computeType"] == "BUILD_GENERAL1_MEDIUM"
+    assert (
+        build["timeoutInMinutes"] == 7
+        and build["environment"]["computeType"] == "BUILD_GENERAL1_MEDIUM"
+    )
     assert "who=start keep=k spec=s compute=aws/codebuild/standard:6.0" in log_text(aws, build)
 
 
 def test_parameter_store_and_secrets_are_resolved_and_masked(cb, aws, role):
     tag = uuid.uuid4().hex[:6]
     aws("ssm").put_parameter(Name=f"/cb/{tag}/level", Value="param-value-xyz", Type="String")
-    aws("secretsmanager").create_secret(Name=f"cb-{tag}", SecretString=json.dumps({"password": "s3cr3t-pw"}))
+    aws("secretsmanager").create_secret(
+        Name=f"cb-{tag}", SecretString=json.dumps({"password": "s3cr3t-pw"})
+    )
     aws("secretsmanager").create_secret(Name=f"cb-{tag}-plain", SecretString="plain-secret-777")
-    name = inline_project(cb, role, f"""\
+    name = inline_project(
+        cb,
+        role,
+        f"""\
         version: 0.2
         env:
           parameter-store:
@@ -346,8 +491,13 @@ def test_parameter_store_and_secrets_are_resolved_and_masked(cb, aws, role):
             commands:
               - echo "level=$LEVEL password=$PASSWORD whole=$WHOLE"
               - test "$PASSWORD" = s3cr3t-pw
-        """, environment=environment(environmentVariables=[
-            {"name": "FROM_PROJECT", "value": f"cb-{tag}:password", "type": "SECRETS_MANAGER"}]))
+        """,
+        environment=environment(
+            environmentVariables=[
+                {"name": "FROM_PROJECT", "value": f"cb-{tag}:password", "type": "SECRETS_MANAGER"}
+            ]
+        ),
+    )
     build = run(cb, name)
     assert build["buildStatus"] == "SUCCEEDED", statuses(build)
     text = log_text(aws, build)
@@ -357,7 +507,10 @@ def test_parameter_store_and_secrets_are_resolved_and_masked(cb, aws, role):
 
 
 def test_missing_parameter_or_secret_fails_before_commands(cb, aws, role):
-    name = inline_project(cb, role, """\
+    name = inline_project(
+        cb,
+        role,
+        """\
         version: 0.2
         env:
           parameter-store:
@@ -365,14 +518,24 @@ def test_missing_parameter_or_secret_fails_before_commands(cb, aws, role):
         phases:
           build:
             commands: [echo never]
-        """)
+        """,
+    )
     build = run(cb, name)
     assert phases(build)["DOWNLOAD_SOURCE"]["phaseStatus"] == "FAILED"
-    assert context(build, "DOWNLOAD_SOURCE") == {"statusCode": "Decrypted Variables Error",
-                                                 "message": "parameter does not exist: /does/not/exist"}
-    name = inline_project(cb, role, "version: 0.2\nphases:\n  build:\n    commands: [echo never]\n",
-                          environment=environment(environmentVariables=[
-                              {"name": "S", "value": "no-such-secret", "type": "SECRETS_MANAGER"}]))
+    assert context(build, "DOWNLOAD_SOURCE") == {
+        "statusCode": "Decrypted Variables Error",
+        "message": "parameter does not exist: /does/not/exist",
+    }
+    name = inline_project(
+        cb,
+        role,
+        "version: 0.2\nphases:\n  build:\n    commands: [echo never]\n",
+        environment=environment(
+            environmentVariables=[
+                {"name": "S", "value": "no-such-secret", "type": "SECRETS_MANAGER"}
+            ]
+        ),
+    )
     build = run(cb, name)
     assert phases(build)["PROVISIONING"]["phaseStatus"] == "FAILED"
     assert context(build, "PROVISIONING")["statusCode"] == "Secrets Manager Error"
@@ -380,7 +543,10 @@ def test_missing_parameter_or_secret_fails_before_commands(cb, aws, role):
 
 
 def test_timeout_and_stop_end_every_process(cb, aws, role, emulator):
-    name = inline_project(cb, role, """\
+    name = inline_project(
+        cb,
+        role,
+        """\
         version: 0.2
         phases:
           build:
@@ -388,14 +554,19 @@ def test_timeout_and_stop_end_every_process(cb, aws, role, emulator):
               - sleep 300 &
               - echo $! > "$CODEBUILD_SRC_DIR/bg.pid"
               - sleep 300
-        """, environment=environment(environmentVariables=[
-            {"name": "LABKIT_BUILD_TIMEOUT_SECONDS", "value": "1.5"}]))
+        """,
+        environment=environment(
+            environmentVariables=[{"name": "LABKIT_BUILD_TIMEOUT_SECONDS", "value": "1.5"}]
+        ),
+    )
     build = run(cb, name)
     assert build["buildStatus"] == "TIMED_OUT"
     assert phases(build)["BUILD"]["phaseStatus"] == "TIMED_OUT"
     assert context(build, "BUILD")["statusCode"] == "BUILD_TIMED_OUT"
     assert "UPLOAD_ARTIFACTS" not in phases(build)
-    pid_file = Path(emulator.state_dir) / "codebuild" / name / build["id"].split(":")[1] / "src" / "bg.pid"
+    pid_file = (
+        Path(emulator.state_dir) / "codebuild" / name / build["id"].split(":")[1] / "src" / "bg.pid"
+    )
     assert not pid_alive(int(pid_file.read_text()))  # the background sleep ended with the build
 
     name = inline_project(cb, role, "version: 0.2\nphases:\n  build:\n    commands: [sleep 300]\n")
@@ -411,7 +582,10 @@ def test_timeout_and_stop_end_every_process(cb, aws, role, emulator):
 
 
 def test_concurrent_builds_are_isolated(cb, aws, role):
-    name = inline_project(cb, role, """\
+    name = inline_project(
+        cb,
+        role,
+        """\
         version: 0.2
         phases:
           build:
@@ -420,7 +594,8 @@ def test_concurrent_builds_are_isolated(cb, aws, role):
               - sleep 0.3
               - test "$(cat mine.txt)" = "$CODEBUILD_BUILD_ID"
               - test "$CODEBUILD_SRC_DIR" = "$PWD"
-        """)
+        """,
+    )
     ids = [cb.start_build(projectName=name)["build"]["id"] for _ in range(3)]
     builds = [wait_for(cb, i) for i in ids]
     assert [b["buildStatus"] for b in builds] == ["SUCCEEDED"] * 3
@@ -428,22 +603,30 @@ def test_concurrent_builds_are_isolated(cb, aws, role):
 
 
 def test_huge_output_is_logged(cb, aws, role):
-    name = inline_project(cb, role, """\
+    name = inline_project(
+        cb,
+        role,
+        """\
         version: 0.2
         phases:
           build:
             commands:
               - seq 1 20000
               - head -c 100000 /dev/zero | tr '\\0' x
-        """)
+        """,
+    )
     build = run(cb, name)
     assert build["buildStatus"] == "SUCCEEDED"
     logs = aws("logs")
     events, token = [], None
     while True:
         kwargs = {"nextToken": token} if token else {}
-        page = logs.get_log_events(logGroupName=build["logs"]["groupName"],
-                                   logStreamName=build["logs"]["streamName"], startFromHead=True, **kwargs)
+        page = logs.get_log_events(
+            logGroupName=build["logs"]["groupName"],
+            logStreamName=build["logs"]["streamName"],
+            startFromHead=True,
+            **kwargs,
+        )
         events += page["events"]
         if not page["events"] or page["nextForwardToken"] == token:
             break
@@ -454,7 +637,10 @@ def test_huge_output_is_logged(cb, aws, role):
 
 
 def test_sh_shell_and_version_0_1_run_each_command_in_a_new_shell(cb, aws, role):
-    name = inline_project(cb, role, """\
+    name = inline_project(
+        cb,
+        role,
+        """\
         version: 0.1
         env:
           shell: /bin/sh
@@ -463,7 +649,8 @@ def test_sh_shell_and_version_0_1_run_each_command_in_a_new_shell(cb, aws, role)
             commands:
               - export ONLY_HERE=1
               - echo "seen=${ONLY_HERE:-no}"
-        """)
+        """,
+    )
     build = run(cb, name)
     assert build["buildStatus"] == "SUCCEEDED"
     assert "seen=no" in log_text(aws, build).splitlines()
@@ -472,21 +659,30 @@ def test_sh_shell_and_version_0_1_run_each_command_in_a_new_shell(cb, aws, role)
 def test_build_commands_reach_the_emulator_with_the_aws_cli(cb, aws, role):
     bucket = f"cb-cli-{uuid.uuid4().hex[:8]}"
     aws("s3").create_bucket(Bucket=bucket)
-    name = inline_project(cb, role, f"""\
+    name = inline_project(
+        cb,
+        role,
+        f"""\
         version: 0.2
         phases:
           build:
             commands:
               - echo made-in-build > file.txt
               - aws s3 cp file.txt s3://{bucket}/from-build.txt
-        """)
+        """,
+    )
     build = run(cb, name)
     assert build["buildStatus"] == "SUCCEEDED", log_text(aws, build)
-    assert aws("s3").get_object(Bucket=bucket, Key="from-build.txt")["Body"].read() == b"made-in-build\n"
+    assert (
+        aws("s3").get_object(Bucket=bucket, Key="from-build.txt")["Body"].read()
+        == b"made-in-build\n"
+    )
 
 
 def test_retry_and_delete_builds(cb, aws, role):
-    name = inline_project(cb, role, "version: 0.2\nphases:\n  build:\n    commands: [echo $CODEBUILD_BUILD_NUMBER]\n")
+    name = inline_project(
+        cb, role, "version: 0.2\nphases:\n  build:\n    commands: [echo $CODEBUILD_BUILD_NUMBER]\n"
+    )
     first = run(cb, name)
     retried = wait_for(cb, cb.retry_build(id=first["id"])["build"]["id"])
     assert retried["buildStatus"] == "SUCCEEDED" and retried["buildNumber"] == 2
@@ -500,13 +696,42 @@ def test_retry_and_delete_builds(cb, aws, role):
 
 
 def test_finished_work_dirs_are_pruned(tmp_path):
-    from labkit.emulator.codebuild import runner
+    from labkit.emulator.codebuild import workspace
 
     made = []
-    for i in range(runner.KEEP_WORK_DIRS + 3):
+    for i in range(workspace.KEEP_WORK_DIRS + 3):
         folder = tmp_path / f"b{i}"
         folder.mkdir()
         made.append(folder)
-        runner._prune(folder)
+        workspace.prune(folder)
     assert [f.exists() for f in made[:3]] == [False] * 3
     assert all(f.exists() for f in made[3:])
+
+
+def test_log_is_written_while_the_build_runs(cb, aws, role):
+    name = inline_project(
+        cb,
+        role,
+        "version: 0.2\nphases:\n  build:\n    commands:\n      - echo first-line\n      - sleep 60\n",
+    )
+    build_id = cb.start_build(projectName=name)["build"]["id"]
+    build = cb.batch_get_builds(ids=[build_id])["builds"][0]
+    deadline = time.monotonic() + 20
+    seen = []
+    while "first-line" not in seen:
+        assert time.monotonic() < deadline, "the log did not show the command's output while it ran"
+        try:
+            seen = [
+                e["message"]
+                for e in aws("logs").get_log_events(
+                    logGroupName=build["logs"]["groupName"],
+                    logStreamName=build["logs"]["streamName"],
+                    startFromHead=True,
+                )["events"]
+            ]
+        except aws("logs").exceptions.ResourceNotFoundException:
+            pass
+        time.sleep(0.05)
+    assert cb.batch_get_builds(ids=[build_id])["builds"][0]["buildComplete"] is False
+    cb.stop_build(id=build_id)
+    assert wait_for(cb, build_id)["buildStatus"] == "STOPPED"

@@ -12,8 +12,7 @@ import zipfile
 from pathlib import Path
 
 import pytest
-
-from test_codebuild import environment, log_text, phases, run, statuses, unique, wait_for, TRUST
+from test_codebuild import TRUST, environment, log_text, phases, run, statuses, unique
 
 JUNIT = """<?xml version="1.0"?>
 <testsuites>
@@ -24,10 +23,25 @@ JUNIT = """<?xml version="1.0"?>
   </testsuite>
 </testsuites>
 """
-CUCUMBER = json.dumps([{"name": "Login", "elements": [
-    {"name": "good password", "steps": [{"result": {"status": "passed", "duration": 1000}}]},
-    {"name": "bad password", "steps": [{"result": {"status": "failed", "duration": 5,
-                                                  "error_message": "boom"}}]}]}])
+CUCUMBER = json.dumps(
+    [
+        {
+            "name": "Login",
+            "elements": [
+                {
+                    "name": "good password",
+                    "steps": [{"result": {"status": "passed", "duration": 1000}}],
+                },
+                {
+                    "name": "bad password",
+                    "steps": [
+                        {"result": {"status": "failed", "duration": 5, "error_message": "boom"}}
+                    ],
+                },
+            ],
+        }
+    ]
+)
 
 
 @pytest.fixture(scope="module")
@@ -64,9 +78,14 @@ def s3_project(cb, aws, role, bucket, files: dict[str, str], **extra) -> str:
     key = f"src/{uuid.uuid4().hex[:6]}.zip"
     aws("s3").put_object(Bucket=bucket, Key=key, Body=zip_of(files))
     name = unique()
-    cb.create_project(name=name, source={"type": "S3", "location": f"{bucket}/{key}"},
-                      artifacts=extra.pop("artifacts", {"type": "NO_ARTIFACTS"}),
-                      environment=environment(), serviceRole=role, **extra)
+    cb.create_project(
+        name=name,
+        source={"type": "S3", "location": f"{bucket}/{key}"},
+        artifacts=extra.pop("artifacts", {"type": "NO_ARTIFACTS"}),
+        environment=environment(),
+        serviceRole=role,
+        **extra,
+    )
     return name
 
 
@@ -87,11 +106,31 @@ def test_s3_source_and_zip_artifacts(cb, aws, role, bucket):
               files: ['**/*.txt']
               discard-paths: yes
         """)
-    name = s3_project(cb, aws, role, bucket, {"buildspec.yml": buildspec, "app.txt": "hello"},
-                      artifacts={"type": "S3", "location": bucket, "path": "out", "name": "app.zip",
-                                 "packaging": "ZIP", "namespaceType": "BUILD_ID"},
-                      secondaryArtifacts=[{"type": "S3", "location": bucket, "path": "flat", "name": "f",
-                                           "packaging": "NONE", "artifactIdentifier": "flat"}])
+    name = s3_project(
+        cb,
+        aws,
+        role,
+        bucket,
+        {"buildspec.yml": buildspec, "app.txt": "hello"},
+        artifacts={
+            "type": "S3",
+            "location": bucket,
+            "path": "out",
+            "name": "app.zip",
+            "packaging": "ZIP",
+            "namespaceType": "BUILD_ID",
+        },
+        secondaryArtifacts=[
+            {
+                "type": "S3",
+                "location": bucket,
+                "path": "flat",
+                "name": "f",
+                "packaging": "NONE",
+                "artifactIdentifier": "flat",
+            }
+        ],
+    )
     build = run(cb, name)
     assert build["buildStatus"] == "SUCCEEDED", statuses(build)
     build_uuid = build["id"].split(":")[1]
@@ -105,13 +144,21 @@ def test_s3_source_and_zip_artifacts(cb, aws, role, bucket):
 
 def test_artifacts_matching_nothing_fail_upload(cb, aws, role, bucket):
     buildspec = "version: 0.2\nphases:\n  build:\n    commands: [echo]\nartifacts:\n  files: ['nothing/*']\n"
-    name = s3_project(cb, aws, role, bucket, {"buildspec.yml": buildspec},
-                      artifacts={"type": "S3", "location": bucket, "name": "x.zip", "packaging": "ZIP"})
+    name = s3_project(
+        cb,
+        aws,
+        role,
+        bucket,
+        {"buildspec.yml": buildspec},
+        artifacts={"type": "S3", "location": bucket, "name": "x.zip", "packaging": "ZIP"},
+    )
     build = run(cb, name)
     assert build["buildStatus"] == "FAILED"
     assert phases(build)["UPLOAD_ARTIFACTS"]["phaseStatus"] == "FAILED"
     assert phases(build)["UPLOAD_ARTIFACTS"]["contexts"][0] == {
-        "statusCode": "CLIENT_ERROR", "message": "no matching artifact paths found"}
+        "statusCode": "CLIENT_ERROR",
+        "message": "no matching artifact paths found",
+    }
 
 
 def test_missing_buildspec_file_names_the_path(cb, aws, role, bucket):
@@ -119,7 +166,10 @@ def test_missing_buildspec_file_names_the_path(cb, aws, role, bucket):
     build = run(cb, name)
     context = phases(build)["DOWNLOAD_SOURCE"]["contexts"][0]
     assert context["statusCode"] == "YAML_FILE_ERROR"
-    assert context["message"].startswith("stat ") and "buildspec.yml: no such file or directory" in context["message"]
+    assert (
+        context["message"].startswith("stat ")
+        and "buildspec.yml: no such file or directory" in context["message"]
+    )
 
 
 @pytest.mark.parametrize("cache_type", ["LOCAL", "S3"])
@@ -133,14 +183,19 @@ def test_cache_is_restored_in_the_next_build(cb, aws, role, bucket, cache_type):
         cache:
           paths: ['deps/**/*']
         """)
-    cache = ({"type": "LOCAL", "modes": ["LOCAL_CUSTOM_CACHE"]} if cache_type == "LOCAL"
-             else {"type": "S3", "location": f"{bucket}/cache"})
+    cache = (
+        {"type": "LOCAL", "modes": ["LOCAL_CUSTOM_CACHE"]}
+        if cache_type == "LOCAL"
+        else {"type": "S3", "location": f"{bucket}/cache"}
+    )
     name = s3_project(cb, aws, role, bucket, {"buildspec.yml": buildspec}, cache=cache)
     first, second = run(cb, name), run(cb, name)
     assert "cache miss" in log_text(aws, first).splitlines()
     assert "cache hit" in log_text(aws, second).splitlines()
     if cache_type == "S3":
-        keys = [o["Key"] for o in aws("s3").list_objects_v2(Bucket=bucket, Prefix="cache/")["Contents"]]
+        keys = [
+            o["Key"] for o in aws("s3").list_objects_v2(Bucket=bucket, Prefix="cache/")["Contents"]
+        ]
         assert keys == [f"cache/{name}-cache.tar.gz"]
 
 
@@ -160,12 +215,19 @@ def test_reports_from_junit_and_cucumber(cb, aws, role, bucket):
             base-directory: reports
             file-format: CUCUMBERJSON
         """)
-    name = s3_project(cb, aws, role, bucket, {"buildspec.yml": buildspec, "junit.xml": JUNIT,
-                                              "cucumber.json": CUCUMBER})
+    name = s3_project(
+        cb,
+        aws,
+        role,
+        bucket,
+        {"buildspec.yml": buildspec, "junit.xml": JUNIT, "cucumber.json": CUCUMBER},
+    )
     build = run(cb, name)
     assert build["buildStatus"] == "SUCCEEDED"
     assert len(build["reportArns"]) == 2
-    reports = {r["name"]: r for r in cb.batch_get_reports(reportArns=build["reportArns"])["reports"]}
+    reports = {
+        r["name"]: r for r in cb.batch_get_reports(reportArns=build["reportArns"])["reports"]
+    }
     unit = reports[f"{name}-unit"]
     assert unit["status"] == "FAILED" and unit["executionId"] == build["arn"]
     assert unit["testSummary"]["total"] == 3
@@ -180,7 +242,10 @@ def test_reports_from_junit_and_cucumber(cb, aws, role, bucket):
     group_arn = unit["reportGroupArn"]
     assert group_arn.endswith(f":report-group/{name}-unit")
     assert group_arn in cb.list_report_groups()["reportGroups"]
-    assert cb.batch_get_report_groups(reportGroupArns=[group_arn])["reportGroups"][0]["name"] == f"{name}-unit"
+    assert (
+        cb.batch_get_report_groups(reportGroupArns=[group_arn])["reportGroups"][0]["name"]
+        == f"{name}-unit"
+    )
     assert unit["arn"] in cb.list_reports_for_report_group(reportGroupArn=group_arn)["reports"]
     assert unit["arn"] in cb.list_reports()["reports"]
 
@@ -192,18 +257,31 @@ def test_codecommit_source_resolves_the_commit(cb, aws, role, emulator, tmp_path
     subprocess.run(["git", "init", "-q", "-b", "main", str(work)], check=True)
     (work / "buildspec.yml").write_text(
         "version: 0.2\nphases:\n  build:\n    commands:\n"
-        "      - echo \"commit=$CODEBUILD_RESOLVED_SOURCE_VERSION file=$(cat hello.txt)\"\n")
+        '      - echo "commit=$CODEBUILD_RESOLVED_SOURCE_VERSION file=$(cat hello.txt)"\n'
+    )
     (work / "hello.txt").write_text("from git")
     git = ["git", "-C", str(work), "-c", "user.name=t", "-c", "user.email=t@example.com"]
     subprocess.run([*git, "add", "."], check=True)
     subprocess.run([*git, "commit", "-q", "-m", "first"], check=True)
-    subprocess.run([*git, "push", "-q", f"{emulator.url}/v1/repos/{repo}", "main"], check=True,
-                   capture_output=True)
-    commit = subprocess.run([*git, "rev-parse", "HEAD"], capture_output=True, text=True).stdout.strip()
+    subprocess.run(
+        [*git, "push", "-q", f"{emulator.url}/v1/repos/{repo}", "main"],
+        check=True,
+        capture_output=True,
+    )
+    commit = subprocess.run(
+        [*git, "rev-parse", "HEAD"], capture_output=True, text=True
+    ).stdout.strip()
     name = unique()
-    cb.create_project(name=name, source={"type": "CODECOMMIT",
-                                         "location": f"https://git-codecommit.us-east-1.amazonaws.com/v1/repos/{repo}"},
-                      artifacts={"type": "NO_ARTIFACTS"}, environment=environment(), serviceRole=role)
+    cb.create_project(
+        name=name,
+        source={
+            "type": "CODECOMMIT",
+            "location": f"https://git-codecommit.us-east-1.amazonaws.com/v1/repos/{repo}",
+        },
+        artifacts={"type": "NO_ARTIFACTS"},
+        environment=environment(),
+        serviceRole=role,
+    )
     build = run(cb, name, sourceVersion="refs/heads/main")
     assert build["buildStatus"] == "SUCCEEDED", statuses(build)
     assert build["resolvedSourceVersion"] == commit and build["sourceVersion"] == "refs/heads/main"
@@ -214,15 +292,37 @@ def test_codecommit_source_resolves_the_commit(cb, aws, role, emulator, tmp_path
 
 
 def test_pipeline_build_reads_input_and_writes_output(cb, aws, role, bucket, emulator):
-    aws("s3").put_object(Bucket=bucket, Key="pipe/in.zip", Body=zip_of({
-        "buildspec.yml": "version: 0.2\nphases:\n  build:\n    commands: [echo built > out.txt]\n"
-                         "artifacts:\n  files: [out.txt]\n"}))
+    aws("s3").put_object(
+        Bucket=bucket,
+        Key="pipe/in.zip",
+        Body=zip_of(
+            {
+                "buildspec.yml": "version: 0.2\nphases:\n  build:\n    commands: [echo built > out.txt]\n"
+                "artifacts:\n  files: [out.txt]\n"
+            }
+        ),
+    )
     name = unique()
-    cb.create_project(name=name, source={"type": "CODEPIPELINE"}, artifacts={"type": "CODEPIPELINE"},
-                      environment=environment(), serviceRole=role)
+    cb.create_project(
+        name=name,
+        source={"type": "CODEPIPELINE"},
+        artifacts={"type": "CODEPIPELINE"},
+        environment=environment(),
+        serviceRole=role,
+    )
     # The pipeline engine runs in the emulator process; a build it starts looks like this one.
-    build = run(cb, name, sourceTypeOverride="S3", sourceLocationOverride=f"{bucket}/pipe/in.zip",
-                artifactsOverride={"type": "S3", "location": bucket, "name": "pipe-out.zip", "packaging": "ZIP"})
+    build = run(
+        cb,
+        name,
+        sourceTypeOverride="S3",
+        sourceLocationOverride=f"{bucket}/pipe/in.zip",
+        artifactsOverride={
+            "type": "S3",
+            "location": bucket,
+            "name": "pipe-out.zip",
+            "packaging": "ZIP",
+        },
+    )
     assert build["buildStatus"] == "SUCCEEDED", statuses(build)
     data = aws("s3").get_object(Bucket=bucket, Key="pipe-out.zip")["Body"].read()
     assert names_in(data) == ["out.txt"]
@@ -234,41 +334,78 @@ def test_events_and_metrics(cb, aws, role, bucket):
     group = f"/test/codebuild-events-{uuid.uuid4().hex[:6]}"
     logs.create_log_group(logGroupName=group)
     name = unique()
-    events.put_rule(Name=f"r-{name}", EventPattern=json.dumps({
-        "source": ["aws.codebuild"], "detail": {"project-name": [name]}}))
-    events.put_targets(Rule=f"r-{name}", Targets=[{
-        "Id": "1", "Arn": f"arn:aws:logs:us-east-1:123456789012:log-group:{group}"}])
-    cb.create_project(name=name, source={"type": "NO_SOURCE",
-                                         "buildspec": "version: 0.2\nphases:\n  build:\n    commands: [echo]\n"},
-                      artifacts={"type": "NO_ARTIFACTS"}, environment=environment(), serviceRole=role)
+    events.put_rule(
+        Name=f"r-{name}",
+        EventPattern=json.dumps({"source": ["aws.codebuild"], "detail": {"project-name": [name]}}),
+    )
+    events.put_targets(
+        Rule=f"r-{name}",
+        Targets=[{"Id": "1", "Arn": f"arn:aws:logs:us-east-1:123456789012:log-group:{group}"}],
+    )
+    cb.create_project(
+        name=name,
+        source={
+            "type": "NO_SOURCE",
+            "buildspec": "version: 0.2\nphases:\n  build:\n    commands: [echo]\n",
+        },
+        artifacts={"type": "NO_ARTIFACTS"},
+        environment=environment(),
+        serviceRole=role,
+    )
     build = run(cb, name)
     found = []
     for stream in logs.describe_log_streams(logGroupName=group)["logStreams"]:
-        found += [json.loads(e["message"]) for e in logs.get_log_events(
-            logGroupName=group, logStreamName=stream["logStreamName"])["events"]]
-    kinds = [(e["detail-type"], e["detail"].get("build-status") or e["detail"].get("completed-phase"))
-             for e in found]
+        found += [
+            json.loads(e["message"])
+            for e in logs.get_log_events(logGroupName=group, logStreamName=stream["logStreamName"])[
+                "events"
+            ]
+        ]
+    kinds = [
+        (e["detail-type"], e["detail"].get("build-status") or e["detail"].get("completed-phase"))
+        for e in found
+    ]
     assert ("CodeBuild Build State Change", "IN_PROGRESS") in kinds
     assert ("CodeBuild Build State Change", "SUCCEEDED") in kinds
     assert ("CodeBuild Build Phase Change", "BUILD") in kinds
     cloudwatch = aws("cloudwatch")
-    metrics = cloudwatch.list_metrics(Namespace="AWS/CodeBuild",
-                                      Dimensions=[{"Name": "ProjectName", "Value": name}])["Metrics"]
+    metrics = cloudwatch.list_metrics(
+        Namespace="AWS/CodeBuild", Dimensions=[{"Name": "ProjectName", "Value": name}]
+    )["Metrics"]
     names = {m["MetricName"] for m in metrics}
-    assert {"Builds", "SucceededBuilds", "FailedBuilds", "Duration", "BuildDuration",
-            "InstallDuration", "QueuedDuration"} <= names
+    assert {
+        "Builds",
+        "SucceededBuilds",
+        "FailedBuilds",
+        "Duration",
+        "BuildDuration",
+        "InstallDuration",
+        "QueuedDuration",
+    } <= names
     stats = cloudwatch.get_metric_statistics(
-        Namespace="AWS/CodeBuild", MetricName="SucceededBuilds",
-        Dimensions=[{"Name": "ProjectName", "Value": name}], StartTime=build["startTime"].timestamp() - 120,
-        EndTime=time.time() + 120, Period=60, Statistics=["Sum"])["Datapoints"]
+        Namespace="AWS/CodeBuild",
+        MetricName="SucceededBuilds",
+        Dimensions=[{"Name": "ProjectName", "Value": name}],
+        StartTime=build["startTime"].timestamp() - 120,
+        EndTime=time.time() + 120,
+        Period=60,
+        Statistics=["Sum"],
+    )["Datapoints"]
     assert sum(d["Sum"] for d in stats) == 1
 
 
 def test_work_dirs_are_made_per_build(cb, aws, role, emulator):
     name = unique()
-    cb.create_project(name=name, source={"type": "NO_SOURCE",
-                                         "buildspec": "version: 0.2\nphases:\n  build:\n    commands: [touch here.txt]\n"},
-                      artifacts={"type": "NO_ARTIFACTS"}, environment=environment(), serviceRole=role)
+    cb.create_project(
+        name=name,
+        source={
+            "type": "NO_SOURCE",
+            "buildspec": "version: 0.2\nphases:\n  build:\n    commands: [touch here.txt]\n",
+        },
+        artifacts={"type": "NO_ARTIFACTS"},
+        environment=environment(),
+        serviceRole=role,
+    )
     build = run(cb, name)
     work = Path(emulator.state_dir) / "codebuild" / name / build["id"].split(":")[1]
     assert (work / "src" / "here.txt").exists()

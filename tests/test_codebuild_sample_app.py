@@ -10,18 +10,31 @@ import zipfile
 from pathlib import Path
 
 import pytest
-
 from test_codebuild import TRUST, environment, log_text, phases, statuses, wait_for
 
 SAMPLE_APP = Path(__file__).resolve().parent.parent / "sample-app"
-pytestmark = [pytest.mark.slow,
-              pytest.mark.skipif(not (SAMPLE_APP / "buildspec.yml").exists(), reason="no sample app")]
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.skipif(not (SAMPLE_APP / "buildspec.yml").exists(), reason="no sample app"),
+]
 
 
 def git(repo: Path, *args: str) -> str:
-    done = subprocess.run(["git", "-C", str(repo), "-c", "user.name=Learner",
-                           "-c", "user.email=learner@example.com", *args],
-                          capture_output=True, text=True, check=True)
+    done = subprocess.run(
+        [
+            "git",
+            "-C",
+            str(repo),
+            "-c",
+            "user.name=Learner",
+            "-c",
+            "user.email=learner@example.com",
+            *args,
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     return done.stdout.strip()
 
 
@@ -31,8 +44,9 @@ def sample(aws, emulator, tmp_path_factory):
     repo_name = f"my-app-{uuid.uuid4().hex[:6]}"
     aws("codecommit").create_repository(repositoryName=repo_name)
     work = tmp_path_factory.mktemp("sample") / "my-app"
-    tracked = subprocess.run(["git", "-C", str(SAMPLE_APP), "ls-files"], capture_output=True,
-                             text=True, check=True).stdout.split()
+    tracked = subprocess.run(
+        ["git", "-C", str(SAMPLE_APP), "ls-files"], capture_output=True, text=True, check=True
+    ).stdout.split()
     for rel in tracked:
         (work / rel).parent.mkdir(parents=True, exist_ok=True)
         shutil.copy2(SAMPLE_APP / rel, work / rel)
@@ -46,23 +60,31 @@ def sample(aws, emulator, tmp_path_factory):
         git(work, "apply", f"failures/{switch}.patch")
         git(work, "commit", "-q", "-am", f"switch on {switch}")
         git(work, "push", "-q", url, switch)
-    aws("ssm").put_parameter(Name="/my-app/dev/log-level", Value="info", Type="String", Overwrite=True)
+    aws("ssm").put_parameter(
+        Name="/my-app/dev/log-level", Value="info", Type="String", Overwrite=True
+    )
     return repo_name
 
 
 @pytest.fixture(scope="module")
 def project(aws, sample):
-    role = aws("iam").create_role(RoleName=f"cb-sample-{uuid.uuid4().hex[:6]}",
-                                  AssumeRolePolicyDocument=TRUST)["Role"]["Arn"]
+    role = aws("iam").create_role(
+        RoleName=f"cb-sample-{uuid.uuid4().hex[:6]}", AssumeRolePolicyDocument=TRUST
+    )["Role"]["Arn"]
     bucket = f"artifacts-{uuid.uuid4().hex[:8]}"
     aws("s3").create_bucket(Bucket=bucket)
     name = f"my-app-build-{uuid.uuid4().hex[:6]}"
     aws("codebuild").create_project(
-        name=name, serviceRole=role, environment=environment(),
-        source={"type": "CODECOMMIT",
-                "location": f"https://git-codecommit.us-east-1.amazonaws.com/v1/repos/{sample}"},
+        name=name,
+        serviceRole=role,
+        environment=environment(),
+        source={
+            "type": "CODECOMMIT",
+            "location": f"https://git-codecommit.us-east-1.amazonaws.com/v1/repos/{sample}",
+        },
         artifacts={"type": "S3", "location": bucket, "name": "my-app.zip", "packaging": "ZIP"},
-        cache={"type": "LOCAL", "modes": ["LOCAL_CUSTOM_CACHE"]})
+        cache={"type": "LOCAL", "modes": ["LOCAL_CUSTOM_CACHE"]},
+    )
     return {"name": name, "bucket": bucket}
 
 
@@ -83,7 +105,11 @@ def test_sample_app_builds_a_deployable_zip(aws, project):
     assert {"appspec.yml", "app.js", "server.js", "package.json", "build-info.json"} <= names
     assert any(n.startswith("node_modules/express/") for n in names)
     assert not any(n.startswith("node_modules/eslint/") for n in names)  # dev tools stay behind
-    scripts = [i for i in archive.infolist() if i.filename.startswith("scripts/") and i.filename.endswith(".sh")]
+    scripts = [
+        i
+        for i in archive.infolist()
+        if i.filename.startswith("scripts/") and i.filename.endswith(".sh")
+    ]
     assert scripts and all((i.external_attr >> 16) & 0o100 for i in scripts)  # still executable
     assert b"hooks" in archive.read("appspec.yml")
     report_arn = first["reportArns"][0]
@@ -95,7 +121,9 @@ def test_sample_app_builds_a_deployable_zip(aws, project):
     assert second["buildStatus"] == "SUCCEEDED"
     assert "Restored cache" in log_text(aws, second)
     install = [phases(b)["INSTALL"]["durationInSeconds"] for b in (first, second)]
-    print(f"INSTALL took {install[0]} s without cache, {install[1]} s with it")  # measured, not asserted
+    print(
+        f"INSTALL took {install[0]} s without cache, {install[1]} s with it"
+    )  # measured, not asserted
 
 
 def test_failing_test_fails_build_and_post_build_refuses_to_bundle(aws, project):
@@ -103,8 +131,10 @@ def test_failing_test_fails_build_and_post_build_refuses_to_bundle(aws, project)
     by_type = phases(result)
     assert result["buildStatus"] == "FAILED"
     assert by_type["BUILD"]["phaseStatus"] == "FAILED"
-    assert by_type["BUILD"]["contexts"][0]["message"] == \
-        "Error while executing command: npm test. Reason: exit status 1"
+    assert (
+        by_type["BUILD"]["contexts"][0]["message"]
+        == "Error while executing command: npm test. Reason: exit status 1"
+    )
     assert by_type["POST_BUILD"]["phaseStatus"] == "FAILED"
     assert "no deployment bundle is made" in log_text(aws, result)
     report = aws("codebuild").batch_get_reports(reportArns=result["reportArns"])["reports"][0]
@@ -114,8 +144,10 @@ def test_failing_test_fails_build_and_post_build_refuses_to_bundle(aws, project)
 def test_lint_error_fails_pre_build_and_skips_build(aws, project):
     result = build(aws, project, "lint-error")
     assert result["buildStatus"] == "FAILED"
-    assert phases(result)["PRE_BUILD"]["contexts"][0]["message"] == \
-        "Error while executing command: npm run lint. Reason: exit status 1"
+    assert (
+        phases(result)["PRE_BUILD"]["contexts"][0]["message"]
+        == "Error while executing command: npm run lint. Reason: exit status 1"
+    )
     assert "BUILD" not in phases(result) and "POST_BUILD" not in phases(result)
 
 

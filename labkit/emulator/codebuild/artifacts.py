@@ -45,7 +45,9 @@ def zip_bytes(files: list[tuple[Path, str]]) -> bytes:
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
         for path, name in files:
-            info = zipfile.ZipInfo.from_file(path, name)  # keeps the mode bits (scripts stay executable)
+            info = zipfile.ZipInfo.from_file(
+                path, name
+            )  # keeps the mode bits (scripts stay executable)
             info.compress_type = zipfile.ZIP_DEFLATED
             with open(path, "rb") as handle:
                 archive.writestr(info, handle.read())
@@ -58,11 +60,14 @@ def upload(account_id: str, files: list[tuple[Path, str]], target: ArtifactTarge
         return
     prefix = target.key.rstrip("/")
     for path, name in files:
-        aws_actions.put_object(account_id, target.bucket, f"{prefix}/{name}" if prefix else name,
-                               path.read_bytes())
+        aws_actions.put_object(
+            account_id, target.bucket, f"{prefix}/{name}" if prefix else name, path.read_bytes()
+        )
 
 
-def project_target(project_artifacts: dict, build_uuid: str, override_name: str | None) -> ArtifactTarget | None:
+def project_target(
+    project_artifacts: dict, build_uuid: str, override_name: str | None
+) -> ArtifactTarget | None:
     """Where a project's S3 artifacts go: location/path/[build id]/name (None for NO_ARTIFACTS)."""
     if project_artifacts.get("type") != "S3":
         return None

@@ -65,21 +65,25 @@ def get_parameter(account_id: str, region: str, name: str) -> str:
     return parameter.value
 
 
-def get_secret_value(account_id: str, region: str, secret_id: str,
-                     version_stage: str | None, version_id: str | None) -> str:
+def get_secret_value(
+    account_id: str, region: str, secret_id: str, version_stage: str | None, version_id: str | None
+) -> str:
     from moto.secretsmanager.models import secretsmanager_backends
 
     try:
         value = secretsmanager_backends[account_id][region].get_secret_value(
-            secret_id, version_id or None, version_stage or None)
+            secret_id, version_id or None, version_stage or None
+        )
     except Exception as exc:
-        raise ActionError("ResourceNotFoundException",
-                          "Secrets Manager can't find the specified secret.") from exc
+        raise ActionError(
+            "ResourceNotFoundException", "Secrets Manager can't find the specified secret."
+        ) from exc
     return value.get("SecretString") or ""
 
 
-def put_log_events(account_id: str, region: str, group: str, stream: str,
-                   events: list[dict]) -> None:
+def put_log_events(
+    account_id: str, region: str, group: str, stream: str, events: list[dict]
+) -> None:
     from moto.logs.models import logs_backends
 
     logs_backends[account_id][region].put_log_events(group, stream, events)
@@ -109,7 +113,9 @@ def assumable_role_arn(account_id: str, role: str) -> str:
 
     name = role.split(":role/", 1)[1].rsplit("/", 1)[-1] if ":role/" in role else role
     arn = role if role.startswith("arn:") else f"arn:aws:iam::{account_id}:role/{name}"
-    refusal = InvalidInputException(f"CodeBuild is not authorized to perform: sts:AssumeRole on {arn}")
+    refusal = InvalidInputException(
+        f"CodeBuild is not authorized to perform: sts:AssumeRole on {arn}"
+    )
     try:
         found = iam_backends[account_id]["global"].get_role(name)
     except Exception:

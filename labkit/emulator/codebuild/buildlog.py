@@ -46,7 +46,38 @@ class BuildLog:
         if not events or not self.group:
             return
         try:
-            aws_actions.put_log_events(self.account_id, self.region, self.group, self.stream, events)
+            aws_actions.put_log_events(
+                self.account_id, self.region, self.group, self.stream, events
+            )
             self.lines_written += len(events)
         except Exception:  # a deleted log group must not break the build; AWS drops them too
             time.sleep(0)
+
+
+def log_location(project: dict, build, region: str, account: str) -> tuple[str | None, str | None]:
+    """Set `build.logs` from the project's logsConfig; return (group, stream), or Nones if disabled."""
+    settings = (project.get("logsConfig") or {}).get("cloudWatchLogs") or {}
+    group = settings.get("groupName") or f"/aws/codebuild/{build.project_name}"
+    stream = f"{settings['streamName']}/{build.uuid}" if settings.get("streamName") else build.uuid
+    enabled = settings.get("status", "ENABLED") == "ENABLED"
+    logs = {
+        "cloudWatchLogs": {
+            "status": "ENABLED" if enabled else "DISABLED",
+            **({"groupName": settings["groupName"]} if settings.get("groupName") else {}),
+            **({"streamName": settings["streamName"]} if settings.get("streamName") else {}),
+        },
+        "s3Logs": {"status": "DISABLED", "encryptionDisabled": False},
+    }
+    if enabled:
+        encoded = group.replace("/", "$252F")
+        logs.update(
+            groupName=group,
+            streamName=stream,
+            deepLink=(
+                f"https://console.aws.amazon.com/cloudwatch/home?region={region}"
+                f"#logsV2:log-groups/log-group/{encoded}/log-events/{stream.replace('/', '$252F')}"
+            ),
+            cloudWatchLogsArn=f"arn:aws:logs:{region}:{account}:log-group:{group}:log-stream:{stream}",
+        )
+    build.logs = logs
+    return (group, stream) if enabled else (None, None)

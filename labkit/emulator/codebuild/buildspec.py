@@ -73,7 +73,9 @@ def parse_buildspec(text: str) -> BuildSpec:
     except yaml.YAMLError as exc:
         raise BuildspecError(f"yaml: {exc}") from None
     if not isinstance(data, dict):
-        raise BuildspecError("Invalid buildspec: the buildspec must be a YAML map with version and phases")
+        raise BuildspecError(
+            "Invalid buildspec: the buildspec must be a YAML map with version and phases"
+        )
     lines = _LineFinder(root)
     return _Reader(data, lines).read()
 
@@ -92,7 +94,11 @@ class _LineFinder:
                 if match is None:
                     return line
                 line, node = match[0].start_mark.line + 1, match[1]
-            elif isinstance(node, yaml.SequenceNode) and isinstance(step, int) and step < len(node.value):
+            elif (
+                isinstance(node, yaml.SequenceNode)
+                and isinstance(step, int)
+                and step < len(node.value)
+            ):
                 node = node.value[step]
                 line = node.start_mark.line + 1
             else:
@@ -114,8 +120,10 @@ class _Reader:
             raise BuildspecError("Invalid buildspec: missing 'version'; use version: 0.2")
         version_text = str(version)
         if version_text not in ("0.1", "0.2"):
-            self.fail(f"invalid buildspec version '{version_text}': supported versions are 0.1 and 0.2",
-                      "version")
+            self.fail(
+                f"invalid buildspec version '{version_text}': supported versions are 0.1 and 0.2",
+                "version",
+            )
         spec = BuildSpec(version=version_text)
         self._read_env(spec)
         self._read_phases(spec)
@@ -141,9 +149,18 @@ class _Reader:
         out = []
         for i, item in enumerate(value):
             if isinstance(item, (dict, list)) or item is None:
-                kind = "subkeys" if isinstance(item, dict) else "a list" if isinstance(item, list) else "nothing"
-                self.fail(f"Expected {path[-1].capitalize()}[{i}] to be of string type: found {kind} instead",
-                          *path, i)
+                kind = (
+                    "subkeys"
+                    if isinstance(item, dict)
+                    else "a list"
+                    if isinstance(item, list)
+                    else "nothing"
+                )
+                self.fail(
+                    f"Expected {path[-1].capitalize()}[{i}] to be of string type: found {kind} instead",
+                    *path,
+                    i,
+                )
             out.append(_scalar(item))
         return out
 
@@ -151,7 +168,9 @@ class _Reader:
         out = {}
         for key, item in self._map(value, *path).items():
             if isinstance(item, (dict, list)):
-                self.fail(f"Expected {'.'.join(map(str, path))}.{key} to be of string type", *path, key)
+                self.fail(
+                    f"Expected {'.'.join(map(str, path))}.{key} to be of string type", *path, key
+                )
             out[str(key)] = "" if item is None else _scalar(item)
         return out
 
@@ -162,13 +181,21 @@ class _Reader:
             self.fail(f"Unsupported shell '{shell}': use bash or /bin/sh", "env", "shell")
         spec.shell = "sh" if shell in ("/bin/sh", "sh") else "bash"
         spec.variables = self._string_map(env.get("variables"), "env", "variables")
-        spec.parameter_store = self._string_map(env.get("parameter-store"), "env", "parameter-store")
-        spec.secrets_manager = self._string_map(env.get("secrets-manager"), "env", "secrets-manager")
-        spec.exported_variables = self._strings(env.get("exported-variables"), "env", "exported-variables")
+        spec.parameter_store = self._string_map(
+            env.get("parameter-store"), "env", "parameter-store"
+        )
+        spec.secrets_manager = self._string_map(
+            env.get("secrets-manager"), "env", "secrets-manager"
+        )
+        spec.exported_variables = self._strings(
+            env.get("exported-variables"), "env", "exported-variables"
+        )
         for name in [*spec.variables, *spec.parameter_store, *spec.secrets_manager]:
             if name.startswith("CODEBUILD_"):
-                self.fail(f"Invalid environment variable name {name}: the CODEBUILD_ prefix is reserved",
-                          "env")
+                self.fail(
+                    f"Invalid environment variable name {name}: the CODEBUILD_ prefix is reserved",
+                    "env",
+                )
 
     def _read_phases(self, spec: BuildSpec) -> None:
         if "phases" not in self.data:
@@ -176,26 +203,41 @@ class _Reader:
         phases = self._map(self.data.get("phases"), "phases")
         for name, body in phases.items():
             if name not in PHASE_NAMES:
-                self.fail(f"Unknown phase '{name}': a buildspec's phases are {', '.join(PHASE_NAMES)}",
-                          "phases", name)
+                self.fail(
+                    f"Unknown phase '{name}': a buildspec's phases are {', '.join(PHASE_NAMES)}",
+                    "phases",
+                    name,
+                )
             body = self._map(body, "phases", name)
             phase = PhaseSpec(name=name)
             phase.commands = self._strings(body.get("commands"), "phases", name, "commands")
             phase.finally_commands = self._strings(body.get("finally"), "phases", name, "finally")
             phase.on_failure = str(body.get("on-failure", "ABORT"))
             if not _ON_FAILURE.match(phase.on_failure):
-                self.fail(f"Invalid on-failure '{phase.on_failure}' in phase {name}: use ABORT, "
-                          "CONTINUE, RETRY, RETRY-<count>, RETRY-<regex> or RETRY-<count>-<regex>",
-                          "phases", name, "on-failure")
+                self.fail(
+                    f"Invalid on-failure '{phase.on_failure}' in phase {name}: use ABORT, "
+                    "CONTINUE, RETRY, RETRY-<count>, RETRY-<regex> or RETRY-<count>-<regex>",
+                    "phases",
+                    name,
+                    "on-failure",
+                )
             if name == "install":
-                phase.runtime_versions = self._string_map(body.get("runtime-versions"),
-                                                          "phases", name, "runtime-versions")
+                phase.runtime_versions = self._string_map(
+                    body.get("runtime-versions"), "phases", name, "runtime-versions"
+                )
             elif "runtime-versions" in body:
-                self.fail(f"runtime-versions is only allowed in the install phase, not in {name}",
-                          "phases", name, "runtime-versions")
+                self.fail(
+                    f"runtime-versions is only allowed in the install phase, not in {name}",
+                    "phases",
+                    name,
+                    "runtime-versions",
+                )
             if not phase.commands and not phase.runtime_versions:
-                self.fail(f"Phase {name} has no commands: give it a 'commands' list or remove it",
-                          "phases", name)
+                self.fail(
+                    f"Phase {name} has no commands: give it a 'commands' list or remove it",
+                    "phases",
+                    name,
+                )
             spec.phases[name] = phase
 
     def _artifact(self, body, identifier: str, *path) -> ArtifactSpec:
@@ -205,8 +247,12 @@ class _Reader:
             self.fail(f"Expected {'.'.join(path)}.files to list at least one path", *path)
         name = body.get("name")
         return ArtifactSpec(
-            identifier=identifier, files=files, name=None if name is None else _scalar(name),
-            base_directory=_scalar(body.get("base-directory") or "").strip("/") if body.get("base-directory") else "",
+            identifier=identifier,
+            files=files,
+            name=None if name is None else _scalar(name),
+            base_directory=_scalar(body.get("base-directory") or "").strip("/")
+            if body.get("base-directory")
+            else "",
             discard_paths=_yes(body.get("discard-paths")),
             exclude_paths=self._strings(body.get("exclude-paths"), *path, "exclude-paths"),
         )
@@ -218,10 +264,12 @@ class _Reader:
         body = self._map(body, "artifacts")
         if "files" in body:
             spec.artifacts = self._artifact(body, "", "artifacts")
-        for identifier, item in self._map(body.get("secondary-artifacts"),
-                                          "artifacts", "secondary-artifacts").items():
+        for identifier, item in self._map(
+            body.get("secondary-artifacts"), "artifacts", "secondary-artifacts"
+        ).items():
             spec.secondary_artifacts[str(identifier)] = self._artifact(
-                item, str(identifier), "artifacts", "secondary-artifacts", identifier)
+                item, str(identifier), "artifacts", "secondary-artifacts", identifier
+            )
 
     def _read_cache(self, spec: BuildSpec) -> None:
         cache = self._map(self.data.get("cache"), "cache")
@@ -231,16 +279,33 @@ class _Reader:
         for name, body in self._map(self.data.get("reports"), "reports").items():
             body = self._map(body, "reports", name)
             fmt = str(body.get("file-format", "JUNITXML")).upper()
-            if fmt not in ("JUNITXML", "CUCUMBERJSON", "TESTNGXML", "NUNITXML", "NUNIT3XML",
-                           "VISUALSTUDIOTRX", "CLOVERXML", "COBERTURAXML", "JACOCOXML", "SIMPLECOV"):
+            if fmt not in (
+                "JUNITXML",
+                "CUCUMBERJSON",
+                "TESTNGXML",
+                "NUNITXML",
+                "NUNIT3XML",
+                "VISUALSTUDIOTRX",
+                "CLOVERXML",
+                "COBERTURAXML",
+                "JACOCOXML",
+                "SIMPLECOV",
+            ):
                 self.fail(f"Invalid report file-format '{fmt}'", "reports", name, "file-format")
             files = self._strings(body.get("files"), "reports", name, "files")
             if not files:
-                self.fail(f"Expected reports.{name}.files to list at least one path", "reports", name)
-            spec.reports.append(ReportSpec(
-                name=str(name), files=files, file_format=fmt,
-                base_directory=str(body.get("base-directory") or "").strip("/"),
-                discard_paths=_yes(body.get("discard-paths"))))
+                self.fail(
+                    f"Expected reports.{name}.files to list at least one path", "reports", name
+                )
+            spec.reports.append(
+                ReportSpec(
+                    name=str(name),
+                    files=files,
+                    file_format=fmt,
+                    base_directory=str(body.get("base-directory") or "").strip("/"),
+                    discard_paths=_yes(body.get("discard-paths")),
+                )
+            )
         if len(spec.reports) > 5:
             raise BuildspecError("A buildspec can name at most 5 report groups")
 

@@ -32,8 +32,11 @@ class BuildCache:
         namespace = (cache_config or {}).get("cacheNamespace") or project
         self.key = "/".join(p for p in (prefix.strip("/"), f"{namespace}-cache.tar.gz") if p)
         self.local_file = local_dir / "cache.tar.gz"
-        self.lock = lock_for(f"{account_id}:{self.type}:{self.bucket}/{self.key}"
-                             if self.type == "S3" else str(self.local_file))
+        self.lock = lock_for(
+            f"{account_id}:{self.type}:{self.bucket}/{self.key}"
+            if self.type == "S3"
+            else str(self.local_file)
+        )
 
     @property
     def enabled(self) -> bool:

@@ -43,16 +43,26 @@ def resolve(account_id: str, region: str, variables: list[dict]) -> ResolvedVari
 
 def buildspec_variables(spec) -> list[dict]:
     """A buildspec's env section as the API's variable list (same precedence order inside)."""
-    return ([{"name": k, "value": v, "type": "PLAINTEXT"} for k, v in spec.variables.items()]
-            + [{"name": k, "value": v, "type": "PARAMETER_STORE"} for k, v in spec.parameter_store.items()]
-            + [{"name": k, "value": v, "type": "SECRETS_MANAGER"} for k, v in spec.secrets_manager.items()])
+    return (
+        [{"name": k, "value": v, "type": "PLAINTEXT"} for k, v in spec.variables.items()]
+        + [
+            {"name": k, "value": v, "type": "PARAMETER_STORE"}
+            for k, v in spec.parameter_store.items()
+        ]
+        + [
+            {"name": k, "value": v, "type": "SECRETS_MANAGER"}
+            for k, v in spec.secrets_manager.items()
+        ]
+    )
 
 
 def parameter_value(account_id: str, region: str, name: str) -> str:
     try:
         return aws_actions.get_parameter(account_id, region, name)
     except ActionError:
-        raise VariableError("Decrypted Variables Error", f"parameter does not exist: {name}") from None
+        raise VariableError(
+            "Decrypted Variables Error", f"parameter does not exist: {name}"
+        ) from None
 
 
 def secret_value(account_id: str, region: str, reference: str) -> str:
@@ -65,9 +75,13 @@ def secret_value(account_id: str, region: str, reference: str) -> str:
     rest += [""] * (3 - len(rest))
     json_key, stage, version_id = rest[0], rest[1], rest[2]
     try:
-        text = aws_actions.get_secret_value(account_id, region, secret_id,
-                                            stage or (None if version_id else "AWSCURRENT"),
-                                            version_id or None)
+        text = aws_actions.get_secret_value(
+            account_id,
+            region,
+            secret_id,
+            stage or (None if version_id else "AWSCURRENT"),
+            version_id or None,
+        )
     except ActionError as exc:
         raise VariableError("Secrets Manager Error", f"{exc.code}: {exc.message}") from None
     if not json_key:
@@ -75,12 +89,15 @@ def secret_value(account_id: str, region: str, reference: str) -> str:
     try:
         document = json.loads(text)
     except ValueError:
-        raise VariableError("Secrets Manager Error",
-                            f"Secrets Manager secret {secret_id} is not JSON, so it has no key "
-                            f"{json_key}") from None
+        raise VariableError(
+            "Secrets Manager Error",
+            f"Secrets Manager secret {secret_id} is not JSON, so it has no key {json_key}",
+        ) from None
     if not isinstance(document, dict) or json_key not in document:
-        raise VariableError("Secrets Manager Error",
-                            f"Secrets Manager secret {secret_id} has no JSON key {json_key}")
+        raise VariableError(
+            "Secrets Manager Error",
+            f"Secrets Manager secret {secret_id} has no JSON key {json_key}",
+        )
     value = document[json_key]
     return value if isinstance(value, str) else json.dumps(value)
 

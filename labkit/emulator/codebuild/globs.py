@@ -47,8 +47,10 @@ def matching_files(root: Path, patterns: list[str], excludes: list[str] = ()) ->
         rel_dir = os.path.relpath(dirpath, root).replace(os.sep, "/")
         for name in sorted(filenames):
             rel = name if rel_dir == "." else f"{rel_dir}/{name}"
-            if not (any(_pattern(p).match(rel) for p in patterns)
-                    or any(rel.startswith(f + "/") for f in folders if f not in ("", "."))):
+            if not (
+                any(_pattern(p).match(rel) for p in patterns)
+                or any(rel.startswith(f + "/") for f in folders if f not in ("", "."))
+            ):
                 continue
             if any(_pattern(x).match(rel) for x in excludes):
                 continue

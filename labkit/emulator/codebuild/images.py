@@ -9,27 +9,48 @@ import subprocess
 # A value of None means "any other version is installed on demand" (standard:8.0).
 _RUNTIMES: dict[str, dict[str, list[str]]] = {
     "aws/codebuild/standard:5.0": {
-        "nodejs": ["12", "14"], "python": ["3.7", "3.8", "3.9"], "java": ["corretto8", "corretto11"],
-        "golang": ["1.15", "1.16", "1.17", "1.18"], "php": ["7.3", "7.4", "8.0"],
-        "ruby": ["2.6", "2.7"], "dotnet": ["3.1", "5.0"],
+        "nodejs": ["12", "14"],
+        "python": ["3.7", "3.8", "3.9"],
+        "java": ["corretto8", "corretto11"],
+        "golang": ["1.15", "1.16", "1.17", "1.18"],
+        "php": ["7.3", "7.4", "8.0"],
+        "ruby": ["2.6", "2.7"],
+        "dotnet": ["3.1", "5.0"],
     },
     "aws/codebuild/standard:6.0": {
-        "nodejs": ["16"], "python": ["3.10"], "java": ["corretto17"], "golang": ["1.18"],
-        "php": ["8.1", "8.2"], "ruby": ["3.1"], "dotnet": ["6.0"],
+        "nodejs": ["16"],
+        "python": ["3.10"],
+        "java": ["corretto17"],
+        "golang": ["1.18"],
+        "php": ["8.1", "8.2"],
+        "ruby": ["3.1"],
+        "dotnet": ["6.0"],
     },
     "aws/codebuild/standard:7.0": {
-        "nodejs": ["18", "20"], "python": ["3.11", "3.12"], "java": ["corretto17", "corretto21"],
-        "golang": ["1.20", "1.21"], "php": ["8.2"], "ruby": ["3.2"], "dotnet": ["6.0", "8.0"],
+        "nodejs": ["18", "20"],
+        "python": ["3.11", "3.12"],
+        "java": ["corretto17", "corretto21"],
+        "golang": ["1.20", "1.21"],
+        "php": ["8.2"],
+        "ruby": ["3.2"],
+        "dotnet": ["6.0", "8.0"],
     },
     "aws/codebuild/standard:8.0": {
-        "nodejs": ["22", "24"], "python": ["3.10", "3.11", "3.12", "3.13", "3.14"],
+        "nodejs": ["22", "24"],
+        "python": ["3.10", "3.11", "3.12", "3.13", "3.14"],
         "java": [f"corretto{v}" for v in (8, 11, 17, 21, 25)],
-        "golang": ["1.24", "1.25", "1.26"], "rust": ["1.93"],
+        "golang": ["1.24", "1.25", "1.26"],
+        "rust": ["1.93"],
         "ruby": ["3.3", "3.4", "4.0"],
     },
     "aws/codebuild/amazonlinux2-x86_64-standard:5.0": {
-        "nodejs": ["18"], "python": ["3.11"], "java": ["corretto17"], "golang": ["1.20"],
-        "php": ["8.2"], "ruby": ["3.2"], "dotnet": ["6.0"],
+        "nodejs": ["18"],
+        "python": ["3.11"],
+        "java": ["corretto17"],
+        "golang": ["1.20"],
+        "php": ["8.2"],
+        "ruby": ["3.2"],
+        "dotnet": ["6.0"],
     },
 }
 # Images that install languages' other versions when a buildspec asks for them.
@@ -66,12 +87,16 @@ def check_runtime(image: str, runtime: str, version: str) -> str | None:
     if offered is None:
         return None  # a custom image: CodeBuild ignores runtime-versions' table there
     if runtime not in _RUNTIMES[_normalise(image)]:
-        return f"Unknown runtime named '{runtime}'. This build image has the following runtimes: " + \
-            ", ".join(sorted(_RUNTIMES[_normalise(image)]))
+        return (
+            f"Unknown runtime named '{runtime}'. This build image has the following runtimes: "
+            + ", ".join(sorted(_RUNTIMES[_normalise(image)]))
+        )
     if _matches(version, offered) or runtime in _ON_DEMAND.get(_normalise(image), set()):
         return None
-    return (f"Unknown runtime version named '{version}' of {runtime}. "
-            f"This build image has the following versions: {', '.join(offered)}")
+    return (
+        f"Unknown runtime version named '{version}' of {runtime}. "
+        f"This build image has the following versions: {', '.join(offered)}"
+    )
 
 
 def host_version(runtime: str) -> str | None:

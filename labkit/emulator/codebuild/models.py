@@ -9,11 +9,24 @@ from datetime import datetime, timezone
 
 from labkit.emulator.codebuild import projects as project_rules
 from labkit.emulator.codebuild.exceptions import (
-    InvalidInputException, ResourceAlreadyExistsException, ResourceNotFoundException,
+    InvalidInputException,
+    ResourceAlreadyExistsException,
+    ResourceNotFoundException,
 )
 
-PHASE_ORDER = ("SUBMITTED", "QUEUED", "PROVISIONING", "DOWNLOAD_SOURCE", "INSTALL", "PRE_BUILD",
-               "BUILD", "POST_BUILD", "UPLOAD_ARTIFACTS", "FINALIZING", "COMPLETED")
+PHASE_ORDER = (
+    "SUBMITTED",
+    "QUEUED",
+    "PROVISIONING",
+    "DOWNLOAD_SOURCE",
+    "INSTALL",
+    "PRE_BUILD",
+    "BUILD",
+    "POST_BUILD",
+    "UPLOAD_ARTIFACTS",
+    "FINALIZING",
+    "COMPLETED",
+)
 
 
 def utcnow() -> datetime:
@@ -53,24 +66,37 @@ class Build:
     def describe(self) -> dict:
         project = self.project
         out = {
-            "id": self.id, "arn": self.arn, "buildNumber": self.build_number,
-            "startTime": self.start_time, "endTime": self.end_time,
-            "currentPhase": self.current_phase, "buildStatus": self.status,
-            "sourceVersion": self.source_version, "resolvedSourceVersion": self.resolved_source_version,
+            "id": self.id,
+            "arn": self.arn,
+            "buildNumber": self.build_number,
+            "startTime": self.start_time,
+            "endTime": self.end_time,
+            "currentPhase": self.current_phase,
+            "buildStatus": self.status,
+            "sourceVersion": self.source_version,
+            "resolvedSourceVersion": self.resolved_source_version,
             "projectName": self.project_name,
-            "phases": [dict(p, contexts=list(p["contexts"])) if "contexts" in p else dict(p)
-                       for p in self.phases],
-            "source": project["source"], "secondarySources": project.get("secondarySources", []),
+            "phases": [
+                dict(p, contexts=list(p["contexts"])) if "contexts" in p else dict(p)
+                for p in self.phases
+            ],
+            "source": project["source"],
+            "secondarySources": project.get("secondarySources", []),
             "secondarySourceVersions": project.get("secondarySourceVersions", []),
-            "artifacts": self.artifacts, "secondaryArtifacts": self.secondary_artifacts,
-            "cache": project.get("cache"), "environment": project["environment"],
-            "serviceRole": project["serviceRole"], "logs": self.logs,
+            "artifacts": self.artifacts,
+            "secondaryArtifacts": self.secondary_artifacts,
+            "cache": project.get("cache"),
+            "environment": project["environment"],
+            "serviceRole": project["serviceRole"],
+            "logs": self.logs,
             "timeoutInMinutes": project["timeoutInMinutes"],
             "queuedTimeoutInMinutes": project["queuedTimeoutInMinutes"],
-            "buildComplete": self.complete, "initiator": self.initiator,
+            "buildComplete": self.complete,
+            "initiator": self.initiator,
             "encryptionKey": project.get("encryptionKey"),
             "exportedEnvironmentVariables": self.exported_variables,
-            "reportArns": self.report_arns, "fileSystemLocations": [],
+            "reportArns": self.report_arns,
+            "fileSystemLocations": [],
         }
         return out
 
@@ -85,10 +111,16 @@ class ReportGroup:
     tags: list[dict] = field(default_factory=list)
 
     def describe(self) -> dict:
-        return {"arn": self.arn, "name": self.name, "type": self.type,
-                "exportConfig": {"exportConfigType": "NO_EXPORT"},
-                "created": self.created, "lastModified": self.last_modified,
-                "tags": self.tags, "status": "ACTIVE"}
+        return {
+            "arn": self.arn,
+            "name": self.name,
+            "type": self.type,
+            "exportConfig": {"exportConfigType": "NO_EXPORT"},
+            "created": self.created,
+            "lastModified": self.last_modified,
+            "tags": self.tags,
+            "status": "ACTIVE",
+        }
 
 
 @dataclass
@@ -107,11 +139,20 @@ class Report:
         for case in self.test_cases:
             counts[case["status"]] = counts.get(case["status"], 0) + 1
         return {
-            "arn": self.arn, "type": "TEST", "name": self.name, "reportGroupArn": self.group_arn,
-            "executionId": self.execution_id, "status": self.status, "created": self.created,
-            "exportConfig": {"exportConfigType": "NO_EXPORT"}, "truncated": False,
-            "testSummary": {"total": len(self.test_cases), "statusCounts": counts,
-                            "durationInNanoSeconds": self.duration_ns},
+            "arn": self.arn,
+            "type": "TEST",
+            "name": self.name,
+            "reportGroupArn": self.group_arn,
+            "executionId": self.execution_id,
+            "status": self.status,
+            "created": self.created,
+            "exportConfig": {"exportConfigType": "NO_EXPORT"},
+            "truncated": False,
+            "testSummary": {
+                "total": len(self.test_cases),
+                "statusCounts": counts,
+                "durationInNanoSeconds": self.duration_ns,
+            },
         }
 
 
@@ -140,13 +181,17 @@ class CodeBuildBackend:
         project_rules.check_name(name)
         with self.lock:
             if name in self.projects:
-                raise ResourceAlreadyExistsException(f"Project already exists: {self.arn('project', name)}")
+                raise ResourceAlreadyExistsException(
+                    f"Project already exists: {self.arn('project', name)}"
+                )
         project = project_rules.normalise(params, self.account_id, self.region)
         now = utcnow()
         project.update(name=name, arn=self.arn("project", name), created=now, lastModified=now)
         with self.lock:
             if name in self.projects:
-                raise ResourceAlreadyExistsException(f"Project already exists: {self.arn('project', name)}")
+                raise ResourceAlreadyExistsException(
+                    f"Project already exists: {self.arn('project', name)}"
+                )
             self.projects[name] = project
         return project
 
@@ -184,9 +229,15 @@ class CodeBuildBackend:
         with self.lock:
             number = self.build_counters.get(name, 0) + 1
             self.build_counters[name] = number
-            build = Build(id=f"{name}:{build_uuid}", arn=self.arn("build", f"{name}:{build_uuid}"),
-                          build_number=number, project_name=name, project=project,
-                          source_version=source_version, initiator=initiator)
+            build = Build(
+                id=f"{name}:{build_uuid}",
+                arn=self.arn("build", f"{name}:{build_uuid}"),
+                build_number=number,
+                project_name=name,
+                project=project,
+                source_version=source_version,
+                initiator=initiator,
+            )
             self.builds[build.id] = build
         return build
 
@@ -202,7 +253,9 @@ class CodeBuildBackend:
 
     def build_ids(self, project: str | None = None, newest_first: bool = True) -> list[str]:
         with self.lock:
-            ids = [b.id for b in self.builds.values() if project is None or b.project_name == project]
+            ids = [
+                b.id for b in self.builds.values() if project is None or b.project_name == project
+            ]
         return ids[::-1] if newest_first else ids
 
     # --- reports ------------------------------------------------------------------------
@@ -216,8 +269,12 @@ class CodeBuildBackend:
             return group
 
     def add_report(self, group: ReportGroup, build: Build) -> Report:
-        report = Report(arn=self.arn("report", f"{group.name}:{uuid.uuid4()}"), name=group.name,
-                        group_arn=group.arn, execution_id=build.arn)
+        report = Report(
+            arn=self.arn("report", f"{group.name}:{uuid.uuid4()}"),
+            name=group.name,
+            group_arn=group.arn,
+            execution_id=build.arn,
+        )
         with self.lock:
             self.reports[report.arn] = report
             group.last_modified = utcnow()

@@ -69,15 +69,17 @@ def _parse_junit(path: Path, report: ParsedReport) -> None:
                     status = kind
                     message = (found.get("message") or found.text or "").strip()[:4000] or None
                     break
-            report.test_cases.append({
-                "name": case.get("name", ""),
-                "prefix": case.get("classname") or suite.get("name", ""),
-                "testSuiteName": suite.get("name", ""),
-                "status": status,
-                "durationInNanoSeconds": _seconds_to_ns(case.get("time")),
-                "message": message,
-                "testRawDataPath": str(path.name),
-            })
+            report.test_cases.append(
+                {
+                    "name": case.get("name", ""),
+                    "prefix": case.get("classname") or suite.get("name", ""),
+                    "testSuiteName": suite.get("name", ""),
+                    "status": status,
+                    "durationInNanoSeconds": _seconds_to_ns(case.get("time")),
+                    "message": message,
+                    "testRawDataPath": str(path.name),
+                }
+            )
 
 
 def _parse_cucumber(path: Path, report: ParsedReport) -> None:
@@ -96,14 +98,24 @@ def _parse_cucumber(path: Path, report: ParsedReport) -> None:
                 status = "SKIPPED"
             else:
                 status = "UNKNOWN"
-            message = next((s["result"].get("error_message") for s in steps
-                            if s.get("result", {}).get("status") == "failed"), None)
-            report.test_cases.append({
-                "name": scenario.get("name", ""),
-                "prefix": feature.get("name", ""),
-                "testSuiteName": feature.get("name", ""),
-                "status": status,
-                "durationInNanoSeconds": sum(int(s.get("result", {}).get("duration", 0) or 0) for s in steps),
-                "message": message,
-                "testRawDataPath": str(path.name),
-            })
+            message = next(
+                (
+                    s["result"].get("error_message")
+                    for s in steps
+                    if s.get("result", {}).get("status") == "failed"
+                ),
+                None,
+            )
+            report.test_cases.append(
+                {
+                    "name": scenario.get("name", ""),
+                    "prefix": feature.get("name", ""),
+                    "testSuiteName": feature.get("name", ""),
+                    "status": status,
+                    "durationInNanoSeconds": sum(
+                        int(s.get("result", {}).get("duration", 0) or 0) for s in steps
+                    ),
+                    "message": message,
+                    "testRawDataPath": str(path.name),
+                }
+            )

@@ -60,8 +60,11 @@ class CodeBuildResponses(JsonService):
         backend = self._backend(ctx)
         with backend.lock:
             projects = list(backend.projects.values())
-        key = {"NAME": lambda p: p["name"], "CREATED_TIME": lambda p: p["created"],
-               "LAST_MODIFIED_TIME": lambda p: p["lastModified"]}[params.get("sortBy", "NAME")]
+        key = {
+            "NAME": lambda p: p["name"],
+            "CREATED_TIME": lambda p: p["created"],
+            "LAST_MODIFIED_TIME": lambda p: p["lastModified"],
+        }[params.get("sortBy", "NAME")]
         projects.sort(key=key, reverse=params.get("sortOrder") == "DESCENDING")
         names, token = _page([p["name"] for p in projects], params.get("nextToken"))
         return {"projects": names, "nextToken": token}
@@ -73,16 +76,25 @@ class CodeBuildResponses(JsonService):
         if project["source"]["type"] == "CODEPIPELINE" and not params.get("sourceTypeOverride"):
             raise InvalidInputException(
                 "Builds of a project whose source type is CODEPIPELINE are started by CodePipeline; "
-                "override the source type (sourceTypeOverride) to start one directly")
+                "override the source type (sourceTypeOverride) to start one directly"
+            )
         build_project = self._with_overrides(project, params, ctx.account_id)
         initiator = aws_actions.initiator_for(ctx.account_id, ctx.access_key)
         build = self._launch(backend, build_project, params, initiator, None)
         return {"build": build.describe()}
 
-    def start_pipeline_build(self, account_id: str, region: str, project_name: str, *,
-                             pipeline_name: str, inputs: list[dict], outputs: list[dict],
-                             primary_source: str | None = None,
-                             environment_variables: list[dict] | None = None) -> Build:
+    def start_pipeline_build(
+        self,
+        account_id: str,
+        region: str,
+        project_name: str,
+        *,
+        pipeline_name: str,
+        inputs: list[dict],
+        outputs: list[dict],
+        primary_source: str | None = None,
+        environment_variables: list[dict] | None = None,
+    ) -> Build:
         """For the CodePipeline engine: start a build of a CODEPIPELINE project.
 
         `inputs` / `outputs` are [{"name", "bucket", "key"}] (inputs may carry "revision", the
@@ -102,8 +114,14 @@ class CodeBuildResponses(JsonService):
         if pipeline and pipeline.inputs:
             source_version = pipeline.inputs[0].get("revision") or source_version
         build = backend.new_build(project, source_version, initiator)
-        runner = BuildRunner(self.runtime, backend, build, params.get("environmentVariablesOverride", []),
-                             params.get("buildspecOverride"), pipeline)
+        runner = BuildRunner(
+            self.runtime,
+            backend,
+            build,
+            params.get("environmentVariablesOverride", []),
+            params.get("buildspecOverride"),
+            pipeline,
+        )
         self.runners[build.id] = runner
         runner.start()
         return build
@@ -129,19 +147,27 @@ class CodeBuildResponses(JsonService):
         if params.get("logsConfigOverride"):
             project["logsConfig"] = params["logsConfigOverride"]
         environment = project["environment"]
-        for key, field in (("imageOverride", "image"), ("computeTypeOverride", "computeType"),
-                           ("environmentTypeOverride", "type"), ("privilegedModeOverride", "privilegedMode")):
+        for key, field in (
+            ("imageOverride", "image"),
+            ("computeTypeOverride", "computeType"),
+            ("environmentTypeOverride", "type"),
+            ("privilegedModeOverride", "privilegedMode"),
+        ):
             if key in params:
                 environment[field] = params[key]
         project_rules.check_environment(environment)
         project_rules.check_variables(params.get("environmentVariablesOverride", []))
         if "timeoutInMinutesOverride" in params:
-            project_rules.check_timeout(params["timeoutInMinutesOverride"], "timeoutInMinutesOverride", 5, 2160)
+            project_rules.check_timeout(
+                params["timeoutInMinutesOverride"], "timeoutInMinutesOverride", 5, 2160
+            )
             project["timeoutInMinutes"] = params["timeoutInMinutesOverride"]
         if "queuedTimeoutInMinutesOverride" in params:
             project["queuedTimeoutInMinutes"] = params["queuedTimeoutInMinutesOverride"]
         if params.get("serviceRoleOverride"):
-            project["serviceRole"] = aws_actions.assumable_role_arn(account_id, params["serviceRoleOverride"])
+            project["serviceRole"] = aws_actions.assumable_role_arn(
+                account_id, params["serviceRoleOverride"]
+            )
         return project
 
     def stop_build(self, params, ctx):
@@ -154,13 +180,22 @@ class CodeBuildResponses(JsonService):
         backend = self._backend(ctx)
         previous = backend.get_build(params["id"])
         if not previous.complete:
-            raise InvalidInputException(f"Build {previous.id} is still in progress; retry it when it is done")
+            raise InvalidInputException(
+                f"Build {previous.id} is still in progress; retry it when it is done"
+            )
         runner = self.runners.get(previous.id)
-        params = {"environmentVariablesOverride": runner.variables_override if runner else [],
-                  "buildspecOverride": runner.buildspec_override if runner else None,
-                  "sourceVersion": previous.source_version}
-        build = self._launch(backend, copy.deepcopy(previous.project), params, previous.initiator,
-                             runner.pipeline if runner else None)
+        params = {
+            "environmentVariablesOverride": runner.variables_override if runner else [],
+            "buildspecOverride": runner.buildspec_override if runner else None,
+            "sourceVersion": previous.source_version,
+        }
+        build = self._launch(
+            backend,
+            copy.deepcopy(previous.project),
+            params,
+            previous.initiator,
+            runner.pipeline if runner else None,
+        )
         return {"build": build.describe()}
 
     def batch_get_builds(self, params, ctx):
@@ -209,7 +244,9 @@ class CodeBuildResponses(JsonService):
     def batch_get_reports(self, params, ctx):
         backend = self._backend(ctx)
         with backend.lock:
-            found = [backend.reports[a].describe() for a in params["reportArns"] if a in backend.reports]
+            found = [
+                backend.reports[a].describe() for a in params["reportArns"] if a in backend.reports
+            ]
             missing = [a for a in params["reportArns"] if a not in backend.reports]
         return {"reports": found, "reportsNotFound": missing}
 
@@ -227,8 +264,12 @@ class CodeBuildResponses(JsonService):
     def _list_reports(self, backend, group_arn, params):
         status = (params.get("filter") or {}).get("status")
         with backend.lock:
-            arns = [r.arn for r in backend.reports.values()
-                    if (group_arn is None or r.group_arn == group_arn) and (status is None or r.status == status)]
+            arns = [
+                r.arn
+                for r in backend.reports.values()
+                if (group_arn is None or r.group_arn == group_arn)
+                and (status is None or r.status == status)
+            ]
         if params.get("sortOrder") != "ASCENDING":
             arns.reverse()
         arns, token = _page(arns, params.get("nextToken"), params.get("maxResults", PAGE))
@@ -245,15 +286,22 @@ class CodeBuildResponses(JsonService):
         if wanted.get("status"):
             cases = [c for c in cases if c["status"] == wanted["status"]]
         if wanted.get("keyword"):
-            cases = [c for c in cases if wanted["keyword"] in c["name"] or wanted["keyword"] in (c.get("prefix") or "")]
+            cases = [
+                c
+                for c in cases
+                if wanted["keyword"] in c["name"] or wanted["keyword"] in (c.get("prefix") or "")
+            ]
         cases, token = _page(cases, params.get("nextToken"), params.get("maxResults", PAGE))
         return {"testCases": cases, "nextToken": token}
 
     def batch_get_report_groups(self, params, ctx):
         backend = self._backend(ctx)
         with backend.lock:
-            found = [backend.report_groups[a].describe() for a in params["reportGroupArns"]
-                     if a in backend.report_groups]
+            found = [
+                backend.report_groups[a].describe()
+                for a in params["reportGroupArns"]
+                if a in backend.report_groups
+            ]
             missing = [a for a in params["reportGroupArns"] if a not in backend.report_groups]
         return {"reportGroups": found, "reportGroupsNotFound": missing}
 
@@ -261,10 +309,15 @@ class CodeBuildResponses(JsonService):
         backend = self._backend(ctx)
         with backend.lock:
             groups = list(backend.report_groups.values())
-        key = {"NAME": lambda g: g.name, "CREATED_TIME": lambda g: g.created,
-               "LAST_MODIFIED_TIME": lambda g: g.last_modified}[params.get("sortBy", "NAME")]
+        key = {
+            "NAME": lambda g: g.name,
+            "CREATED_TIME": lambda g: g.created,
+            "LAST_MODIFIED_TIME": lambda g: g.last_modified,
+        }[params.get("sortBy", "NAME")]
         groups.sort(key=key, reverse=params.get("sortOrder") == "DESCENDING")
-        arns, token = _page([g.arn for g in groups], params.get("nextToken"), params.get("maxResults", PAGE))
+        arns, token = _page(
+            [g.arn for g in groups], params.get("nextToken"), params.get("maxResults", PAGE)
+        )
         return {"reportGroups": arns, "nextToken": token}
 
     def delete_report_group(self, params, ctx):
@@ -273,7 +326,8 @@ class CodeBuildResponses(JsonService):
             has_reports = any(r.group_arn == params["arn"] for r in backend.reports.values())
             if has_reports and not params.get("deleteReports"):
                 raise InvalidInputException(
-                    f"Report group {params['arn']} has reports; delete them first or set deleteReports")
+                    f"Report group {params['arn']} has reports; delete them first or set deleteReports"
+                )
             backend.report_groups.pop(params["arn"], None)
             for arn in [a for a, r in backend.reports.items() if r.group_arn == params["arn"]]:
                 del backend.reports[arn]

@@ -19,29 +19,30 @@ import sys
 import threading
 import time
 import traceback
-from collections import deque
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from labkit.emulator.codebuild import artifacts as artifact_store
-from labkit.emulator.codebuild import aws_actions, environment, images, reports, sources
+from labkit.emulator.codebuild import aws_actions, environment, images, sources
 from labkit.emulator.codebuild.aws_actions import ActionError
-from labkit.emulator.codebuild.buildlog import BuildLog
-from labkit.emulator.codebuild.buildspec import BuildSpec, BuildspecError, PhaseSpec, parse_buildspec
+from labkit.emulator.codebuild.buildlog import BuildLog, log_location
+from labkit.emulator.codebuild.buildspec import (
+    BuildSpec,
+    BuildspecError,
+    PhaseSpec,
+    parse_buildspec,
+)
 from labkit.emulator.codebuild.cache import BuildCache
 from labkit.emulator.codebuild.events import BuildNotifier
-from labkit.emulator.codebuild.globs import matching_files
 from labkit.emulator.codebuild.models import Build, CodeBuildBackend, utcnow
 from labkit.emulator.codebuild.shell import ShellSession
+from labkit.emulator.codebuild.uploads import Uploader, UploadFailed
+from labkit.emulator.codebuild.workspace import end_process_groups, prune
 
 log = logging.getLogger("labkit.emulator.codebuild")
 
 COMMAND_PHASES = ("INSTALL", "PRE_BUILD", "BUILD", "POST_BUILD")
 # Emulator-only knob: a build timeout in seconds (AWS's minimum is 5 minutes, too long for a lesson).
 TIMEOUT_SECONDS_VARIABLE = "LABKIT_BUILD_TIMEOUT_SECONDS"
-KEEP_WORK_DIRS = int(os.environ.get("LABKIT_CODEBUILD_KEEP_WORKDIRS", "20"))
-_finished_dirs: deque[Path] = deque()
-_finished_lock = threading.Lock()
 
 
 @dataclass
@@ -49,7 +50,9 @@ class PipelineContext:
     """What CodePipeline hands a build: input artifacts to unzip, output artifacts to write."""
 
     pipeline_name: str
-    inputs: list[dict]  # [{"name", "bucket", "key"}], the first (or primary_source) is CODEBUILD_SRC_DIR
+    inputs: list[
+        dict
+    ]  # [{"name", "bucket", "key"}], the first (or primary_source) is CODEBUILD_SRC_DIR
     outputs: list[dict] = field(default_factory=list)  # [{"name", "bucket", "key"}]
     primary_source: str | None = None
 
@@ -69,9 +72,15 @@ class PhaseFailed(Exception):
 
 
 class BuildRunner:
-    def __init__(self, runtime, backend: CodeBuildBackend, build: Build,
-                 variables_override: list[dict], buildspec_override: str | None,
-                 pipeline: PipelineContext | None = None):
+    def __init__(
+        self,
+        runtime,
+        backend: CodeBuildBackend,
+        build: Build,
+        variables_override: list[dict],
+        buildspec_override: str | None,
+        pipeline: PipelineContext | None = None,
+    ):
         self.runtime = runtime
         self.backend = backend
         self.build = build
@@ -93,7 +102,11 @@ class BuildRunner:
         self.project_values: dict[str, str] = {}
         self.started = time.monotonic()
         self.deadline = self.started + build.project["timeoutInMinutes"] * 60
-        self.log = BuildLog(backend.account_id, backend.region, *self._log_target())
+        self.log = BuildLog(
+            backend.account_id,
+            backend.region,
+            *log_location(self.project, build, backend.region, backend.account_id),
+        )
         self.notify = BuildNotifier(runtime, backend, build)
         self.thread = threading.Thread(target=self.run, name=f"codebuild-{build.uuid}", daemon=True)
 
@@ -105,19 +118,29 @@ class BuildRunner:
         try:
             self._run_phases()
         except Exception:  # a bug in the engine: the build FAULTs, the emulator lives on
-            log.error("build %s failed inside the emulator\n%s", self.build.id, traceback.format_exc())
-            self.log.container("labkit: the emulator hit an internal error; see .labkit/emulator.log")
+            log.error(
+                "build %s failed inside the emulator\n%s", self.build.id, traceback.format_exc()
+            )
+            self.log.container(
+                "labkit: the emulator hit an internal error; see .labkit/emulator.log"
+            )
             with self.backend.lock:
                 open_phase = self.build.phases[-1] if self.build.phases else None
-            if open_phase is not None and "endTime" not in open_phase and open_phase["phaseType"] != "COMPLETED":
+            if (
+                open_phase is not None
+                and "endTime" not in open_phase
+                and open_phase["phaseType"] != "COMPLETED"
+            ):
                 self._end_phase("FAULT", "CLIENT_ERROR", "internal error in labkit's emulator")
             self._finish()
 
     def _run_phases(self) -> None:
         self.notify.state_change()
         self.log.container("Running on CodeBuild On-demand")
-        self.log.line(f"[labkit] This build runs on this machine, not in the {self.project['environment']['image']} "
-                      f"container: commands run under {self.work_dir} with the host's tools.")
+        self.log.line(
+            f"[labkit] This build runs on this machine, not in the {self.project['environment']['image']} "
+            f"container: commands run under {self.work_dir} with the host's tools."
+        )
         self._instant_phase("SUBMITTED")
         self._instant_phase("QUEUED")
         try:
@@ -156,8 +179,14 @@ class BuildRunner:
         self._begin_phase("FINALIZING")
         self._end_session()
         self._end_phase("SUCCEEDED")
-        status = next((p["phaseStatus"] for p in self.build.phases
-                       if p.get("phaseStatus") not in (None, "SUCCEEDED")), "SUCCEEDED")
+        status = next(
+            (
+                p["phaseStatus"]
+                for p in self.build.phases
+                if p.get("phaseStatus") not in (None, "SUCCEEDED")
+            ),
+            "SUCCEEDED",
+        )
         with self.backend.lock:
             now = utcnow()
             self.build.phases.append({"phaseType": "COMPLETED", "startTime": now})
@@ -168,7 +197,7 @@ class BuildRunner:
         self.log.flush()
         self.notify.state_change()
         self.notify.metrics()
-        _prune(self.work_dir)
+        prune(self.work_dir)
 
     # --- phases ----------------------------------------------------------------------------
     def _instant_phase(self, phase_type: str) -> None:
@@ -181,7 +210,11 @@ class BuildRunner:
         try:
             body()
         except Interrupted as stop:
-            context = ("BUILD_TIMED_OUT", "Build has timed out. ") if stop.status == "TIMED_OUT" else ("", "")
+            context = (
+                ("BUILD_TIMED_OUT", "Build has timed out. ")
+                if stop.status == "TIMED_OUT"
+                else ("", "")
+            )
             self._end_phase(stop.status, *context)
             raise
         except PhaseFailed as failure:
@@ -197,11 +230,15 @@ class BuildRunner:
         if phase_type not in ("SUBMITTED", "QUEUED"):
             self.log.container(f"Entering phase {phase_type}")
 
-    def _end_phase(self, status: str, status_code: str = "", message: str = "", quiet: bool = False) -> None:
+    def _end_phase(
+        self, status: str, status_code: str = "", message: str = "", quiet: bool = False
+    ) -> None:
         with self.backend.lock:
             record = self.build.phases[-1]
             record["endTime"] = utcnow()
-            record["durationInSeconds"] = int((record["endTime"] - record["startTime"]).total_seconds())
+            record["durationInSeconds"] = int(
+                (record["endTime"] - record["startTime"]).total_seconds()
+            )
             record["phaseStatus"] = status
             if record["phaseType"] != "SUBMITTED":
                 record["contexts"] = [{"statusCode": status_code, "message": message}]
@@ -229,8 +266,11 @@ class BuildRunner:
             (self.work_dir / sub).mkdir(parents=True, exist_ok=True)
         project_vars = self.project["environment"].get("environmentVariables", [])
         try:
-            resolved = environment.resolve(self.backend.account_id, self.backend.region,
-                                           [*project_vars, *self.variables_override])
+            resolved = environment.resolve(
+                self.backend.account_id,
+                self.backend.region,
+                [*project_vars, *self.variables_override],
+            )
         except environment.VariableError as exc:
             raise PhaseFailed(exc.status_code, exc.message) from None
         self.log.add_secrets(resolved.secrets)
@@ -240,8 +280,10 @@ class BuildRunner:
             try:
                 seconds = float(resolved.values[TIMEOUT_SECONDS_VARIABLE])
                 self.deadline = self.started + seconds
-                self.log.line(f"[labkit] {TIMEOUT_SECONDS_VARIABLE}={seconds:g}: this build times out "
-                              f"after {seconds:g} seconds instead of {self.project['timeoutInMinutes']} minutes.")
+                self.log.line(
+                    f"[labkit] {TIMEOUT_SECONDS_VARIABLE}={seconds:g}: this build times out "
+                    f"after {seconds:g} seconds instead of {self.project['timeoutInMinutes']} minutes."
+                )
             except ValueError:
                 pass
 
@@ -255,13 +297,20 @@ class BuildRunner:
             raise PhaseFailed("CLIENT_ERROR", str(exc)) from None
         self.spec = self._load_buildspec(source)
         for runtime_name, version in self.spec.phase("install").runtime_versions.items():
-            self.log.container(f"Selecting '{runtime_name}' runtime version '{version}' based on manual selections...")
-            problem = images.check_runtime(self.project["environment"]["image"], runtime_name, version)
+            self.log.container(
+                f"Selecting '{runtime_name}' runtime version '{version}' based on manual selections..."
+            )
+            problem = images.check_runtime(
+                self.project["environment"]["image"], runtime_name, version
+            )
             if problem:
                 raise PhaseFailed("YAML_FILE_ERROR", problem)
         try:
-            resolved = environment.resolve(self.backend.account_id, self.backend.region,
-                                           environment.buildspec_variables(self.spec))
+            resolved = environment.resolve(
+                self.backend.account_id,
+                self.backend.region,
+                environment.buildspec_variables(self.spec),
+            )
         except environment.VariableError as exc:
             raise PhaseFailed(exc.status_code, exc.message) from None
         self.log.add_secrets(resolved.secrets)
@@ -270,9 +319,12 @@ class BuildRunner:
         self.env.update(resolved.values)  # buildspec < project < StartBuild
         self.env.update(self.project_values)
         self.env.update(self._codebuild_variables())
-        self.cache = BuildCache(self.project.get("cache") or {}, account_id=self.backend.account_id,
-                                project=self.build.project_name,
-                                local_dir=self.runtime.dir("codebuild") / self.build.project_name / "_cache")
+        self.cache = BuildCache(
+            self.project.get("cache") or {},
+            account_id=self.backend.account_id,
+            project=self.build.project_name,
+            local_dir=self.runtime.dir("codebuild") / self.build.project_name / "_cache",
+        )
         if self.cache.enabled and self.spec.cache_paths:
             try:
                 self.log.container(self.cache.restore(self.src_dir))
@@ -285,24 +337,33 @@ class BuildRunner:
             return None
         if kind == "CODECOMMIT":
             shutil.rmtree(self.src_dir, ignore_errors=True)
-            return sources.download_codecommit(self.runtime.state_dir, source["location"],
-                                               self.build.source_version, self.src_dir)
+            return sources.download_codecommit(
+                self.runtime.state_dir, source["location"], self.build.source_version, self.src_dir
+            )
         if kind == "S3":
-            return sources.download_s3_zip(self.backend.account_id, source["location"],
-                                           self.build.source_version, self.src_dir)
+            return sources.download_s3_zip(
+                self.backend.account_id, source["location"], self.build.source_version, self.src_dir
+            )
         if kind == "CODEPIPELINE":
             return self._fetch_pipeline_inputs()
         raise sources.SourceError(f"source type {kind} is not supported by labkit's emulator")
 
     def _fetch_pipeline_inputs(self) -> str | None:
         if self.pipeline is None or not self.pipeline.inputs:
-            raise sources.SourceError("CODEPIPELINE source: this build was not started by a pipeline")
-        primary = next((i for i in self.pipeline.inputs if i["name"] == self.pipeline.primary_source),
-                       self.pipeline.inputs[0])
+            raise sources.SourceError(
+                "CODEPIPELINE source: this build was not started by a pipeline"
+            )
+        primary = next(
+            (i for i in self.pipeline.inputs if i["name"] == self.pipeline.primary_source),
+            self.pipeline.inputs[0],
+        )
         for item in self.pipeline.inputs:
             dest = self.src_dir if item is primary else self.work_dir / f"src_{item['name']}"
             try:
-                sources.unzip(aws_actions.get_object(self.backend.account_id, item["bucket"], item["key"]), dest)
+                sources.unzip(
+                    aws_actions.get_object(self.backend.account_id, item["bucket"], item["key"]),
+                    dest,
+                )
             except ActionError as exc:
                 raise sources.SourceError(f"{exc.code}: {exc.message}") from None
             if item is not primary:
@@ -310,7 +371,9 @@ class BuildRunner:
         return primary.get("revision")
 
     def _load_buildspec(self, source: dict) -> BuildSpec:
-        text_or_path = (self.buildspec_override or source.get("buildspec") or "").strip() or "buildspec.yml"
+        text_or_path = (
+            self.buildspec_override or source.get("buildspec") or ""
+        ).strip() or "buildspec.yml"
         if "\n" in text_or_path or re.match(r"^\s*version\s*:", text_or_path):
             text = text_or_path
             self.log.container("YAML location is the project's inline buildspec")
@@ -331,11 +394,17 @@ class BuildRunner:
         path = os.environ.get("PATH", "/usr/local/bin:/usr/bin:/bin")
         return {
             "PATH": f"{venv_bin}:{path}" if venv_bin not in path.split(":") else path,
-            "HOME": str(self.work_dir / "home"), "TMPDIR": str(self.work_dir / "tmp"),
-            "LANG": "C.UTF-8", "LC_ALL": "C.UTF-8", "USER": "root", "SHELL": "/bin/bash",
+            "HOME": str(self.work_dir / "home"),
+            "TMPDIR": str(self.work_dir / "tmp"),
+            "LANG": "C.UTF-8",
+            "LC_ALL": "C.UTF-8",
+            "USER": "root",
+            "SHELL": "/bin/bash",
             # AWS CLI and SDK calls from build commands reach the emulator, in the same account.
-            "AWS_ENDPOINT_URL": self.runtime.url, "AWS_ACCESS_KEY_ID": "labkit-codebuild",
-            "AWS_SECRET_ACCESS_KEY": "labkit-codebuild", "AWS_EC2_METADATA_DISABLED": "true",
+            "AWS_ENDPOINT_URL": self.runtime.url,
+            "AWS_ACCESS_KEY_ID": "labkit-codebuild",
+            "AWS_SECRET_ACCESS_KEY": "labkit-codebuild",
+            "AWS_EC2_METADATA_DISABLED": "true",
             "CI": "true",
         }
 
@@ -343,18 +412,23 @@ class BuildRunner:
         build, project = self.build, self.project
         region = self.backend.region
         values = {
-            "AWS_REGION": region, "AWS_DEFAULT_REGION": region,
-            "CODEBUILD_BUILD_ARN": build.arn, "CODEBUILD_BUILD_ID": build.id,
+            "AWS_REGION": region,
+            "AWS_DEFAULT_REGION": region,
+            "CODEBUILD_BUILD_ARN": build.arn,
+            "CODEBUILD_BUILD_ID": build.id,
             "CODEBUILD_BUILD_NUMBER": str(build.build_number),
             "CODEBUILD_BUILD_IMAGE": project["environment"]["image"],
-            "CODEBUILD_BUILD_SUCCEEDING": "1", "CODEBUILD_INITIATOR": build.initiator,
-            "CODEBUILD_LOG_PATH": build.uuid, "CODEBUILD_PROJECT_ARN": project["arn"],
+            "CODEBUILD_BUILD_SUCCEEDING": "1",
+            "CODEBUILD_INITIATOR": build.initiator,
+            "CODEBUILD_LOG_PATH": build.uuid,
+            "CODEBUILD_PROJECT_ARN": project["arn"],
             "CODEBUILD_SOURCE_REPO_URL": project["source"].get("location", ""),
             "CODEBUILD_SOURCE_VERSION": build.source_version or "",
             "CODEBUILD_RESOLVED_SOURCE_VERSION": build.resolved_source_version or "",
             "CODEBUILD_SRC_DIR": str(self.src_dir),
             "CODEBUILD_START_TIME": str(int(build.start_time.timestamp() * 1000)),
-            "CODEBUILD_KMS_KEY_ID": project.get("encryptionKey", ""), "CODEBUILD_CI": "true",
+            "CODEBUILD_KMS_KEY_ID": project.get("encryptionKey", ""),
+            "CODEBUILD_CI": "true",
         }
         values.update(self.secondary_dirs)
         return values
@@ -371,10 +445,14 @@ class BuildRunner:
             failure = failure or final_failure
             if failure is None:
                 return
-            message = f"Error while executing command: {failure[0]}. Reason: exit status {failure[1]}"
+            message = (
+                f"Error while executing command: {failure[0]}. Reason: exit status {failure[1]}"
+            )
             if attempt < retries and (pattern is None or re.search(pattern, message)):
                 attempt += 1
-                self.log.container(f"Phase {phase.name.upper()} failed; retrying ({attempt} of {retries})")
+                self.log.container(
+                    f"Phase {phase.name.upper()} failed; retrying ({attempt} of {retries})"
+                )
                 continue
             raise PhaseFailed("COMMAND_EXECUTION_ERROR", message)
 
@@ -388,7 +466,9 @@ class BuildRunner:
             if self.spec.version == "0.1":
                 self._end_session()  # buildspec 0.1: every command in a new shell
             if outcome.status != 0:
-                self.log.container(f"Command did not exit successfully {command} exit status {outcome.status}")
+                self.log.container(
+                    f"Command did not exit successfully {command} exit status {outcome.status}"
+                )
                 first_failure = first_failure or (command, outcome.status)
                 if stop_at_failure:
                     break
@@ -398,24 +478,34 @@ class BuildRunner:
         for runtime_name, version in runtime_versions.items():
             host = images.host_version(runtime_name)
             if host is None:
-                self.log.line(f"[labkit] warning: {runtime_name} {version} is not installed on this machine; "
-                              f"commands that need it will fail.")
+                self.log.line(
+                    f"[labkit] warning: {runtime_name} {version} is not installed on this machine; "
+                    f"commands that need it will fail."
+                )
             elif not images.host_satisfies(version, host):
-                self.log.line(f"[labkit] warning: the image offers {runtime_name} {version} but this machine "
-                              f"has {host}; the build uses the host's {runtime_name} {host}.")
+                self.log.line(
+                    f"[labkit] warning: the image offers {runtime_name} {version} but this machine "
+                    f"has {host}; the build uses the host's {runtime_name} {host}."
+                )
             else:
-                self.log.container(f"Running command echo \"Using {runtime_name} {host}\"")
+                self.log.container(f'Running command echo "Using {runtime_name} {host}"')
 
     def _shell(self) -> ShellSession:
         if self.session is None:
+
             def spawn(args, **kwargs):
                 proc = self.runtime.processes.spawn(args, owner=self.owner, **kwargs)
                 self.spawned_pids.append(proc.pid)
                 return proc
 
-            self.session = ShellSession(spawn=spawn, shell=self.spec.shell, cwd=self.src_dir,
-                                        env=dict(self.env), session_dir=self.work_dir / "session",
-                                        on_output=self.log.line)
+            self.session = ShellSession(
+                spawn=spawn,
+                shell=self.spec.shell,
+                cwd=self.src_dir,
+                env=dict(self.env),
+                session_dir=self.work_dir / "session",
+                on_output=self.log.line,
+            )
         return self.session
 
     def _should_stop(self) -> bool:
@@ -426,7 +516,7 @@ class BuildRunner:
         session, self.session = self.session, None
         if session is not None:
             self._capture_exports(session)
-            _end_groups(list(self.spawned_pids), session.close)
+            end_process_groups(list(self.spawned_pids), session.close)
         self.runtime.processes.end(self.owner, grace=1.0)
 
     def _capture_exports(self, session: ShellSession) -> None:
@@ -441,177 +531,18 @@ class BuildRunner:
     def _upload_artifacts(self) -> None:
         if self.session is not None:
             self._capture_exports(self.session)
-        self._make_reports()
-        project_artifacts = self.project.get("artifacts") or {}
-        problems = []
         try:
-            self._upload_primary(project_artifacts)
-        except artifact_store.ArtifactError as exc:
-            problems.append(str(exc))
-        for extra in self.project.get("secondaryArtifacts", []):
-            try:
-                self._upload_secondary(extra)
-            except artifact_store.ArtifactError as exc:
-                problems.append(str(exc))
-        if self.cache.enabled and self.spec.cache_paths and not self.failed and not problems:
-            try:
-                self.log.container(self.cache.save(self.src_dir, self.spec.cache_paths))
-            except (OSError, ActionError) as exc:
-                self.log.container(f"Unable to save cache: {exc}")
-        if problems:
-            raise PhaseFailed("CLIENT_ERROR", problems[0])
-
-    def _upload_primary(self, project_artifacts: dict) -> None:
-        kind = project_artifacts.get("type")
-        if kind == "NO_ARTIFACTS":
-            return
-        spec = self.spec.artifacts
-        if kind == "CODEPIPELINE":
-            outputs = self.pipeline.outputs if self.pipeline else []
-            if not outputs:
-                return
-            target = artifact_store.ArtifactTarget(outputs[0]["bucket"], outputs[0]["key"])
-        else:
-            name = _expand(spec.name, self.env) if spec and spec.name else None
-            target = artifact_store.project_target(project_artifacts, self.build.uuid, name)
-        if spec is None:
-            raise artifact_store.ArtifactError("no matching artifact paths found")
-        files = artifact_store.collect(self.src_dir, spec)
-        self.log.container(f"Expanding base directory path: {spec.base_directory or '.'}")
-        self.log.container(f"Found {len(files)} file(s)")
-        self._put(files, target)
-        with self.backend.lock:
-            self.build.artifacts = {"location": target.location, "encryptionDisabled": False,
-                                    "overrideArtifactName": bool(project_artifacts.get("overrideArtifactName"))}
-
-    def _upload_secondary(self, project_artifacts: dict) -> None:
-        identifier = project_artifacts["artifactIdentifier"]
-        spec = self.spec.secondary_artifacts.get(identifier)
-        if spec is None:
-            raise artifact_store.ArtifactError(f"no matching artifact paths found for secondary artifact {identifier}")
-        if project_artifacts.get("type") == "CODEPIPELINE":
-            output = next((o for o in (self.pipeline.outputs if self.pipeline else []) if o["name"] == identifier), None)
-            if output is None:
-                return
-            target = artifact_store.ArtifactTarget(output["bucket"], output["key"])
-        elif project_artifacts.get("type") == "S3":
-            target = artifact_store.project_target(project_artifacts, self.build.uuid,
-                                                   _expand(spec.name, self.env) if spec.name else None)
-        else:
-            return
-        self._put(artifact_store.collect(self.src_dir, spec), target)
-        with self.backend.lock:
-            self.build.secondary_artifacts.append({"location": target.location, "artifactIdentifier": identifier,
-                                                   "encryptionDisabled": False})
-
-    def _put(self, files, target) -> None:
-        try:
-            artifact_store.upload(self.backend.account_id, files, target)
-        except ActionError as exc:
-            raise artifact_store.ArtifactError(f"{exc.code}: {exc.message}") from None
-        self.log.container(f"Uploaded {len(files)} file(s) to s3://{target.bucket}/{target.key}")
-
-    def _make_reports(self) -> None:
-        for spec in self.spec.reports:
-            base = self.src_dir / spec.base_directory if spec.base_directory else self.src_dir
-            files = [base / rel for rel in matching_files(base, spec.files)]
-            group_name = spec.name if spec.name.startswith("arn:") else f"{self.build.project_name}-{spec.name}"
-            self.log.container(f"Preparing to copy {spec.name} report files")
-            if not files:
-                self.log.container(f"Report files not found for report group {group_name}: no matching paths "
-                                   f"{', '.join(spec.files)} under {spec.base_directory or '.'}")
-                continue
-            group = self.backend.report_group_for(group_name, self.project.get("tags"))
-            report = self.backend.add_report(group, self.build)
-            with self.backend.lock:
-                self.build.report_arns.append(report.arn)
-            parsed = reports.parse_files(files, spec.file_format)
-            for case in parsed.test_cases:
-                case["reportArn"] = report.arn
-            with self.backend.lock:
-                report.test_cases = parsed.test_cases
-                report.duration_ns = parsed.duration_ns
-                report.status = "INCOMPLETE" if parsed.problems and not parsed.test_cases else parsed.status
-            for problem in parsed.problems:
-                self.log.container(f"Unable to parse report file {problem}")
-
-    # --- where the log goes ----------------------------------------------------------------
-    def _log_target(self) -> tuple[str | None, str | None]:
-        settings = (self.project.get("logsConfig") or {}).get("cloudWatchLogs") or {}
-        group = settings.get("groupName") or f"/aws/codebuild/{self.build.project_name}"
-        stream = f"{settings['streamName']}/{self.build.uuid}" if settings.get("streamName") else self.build.uuid
-        enabled = settings.get("status", "ENABLED") == "ENABLED"
-        region, account = self.backend.region, self.backend.account_id
-        logs = {
-            "cloudWatchLogs": {"status": "ENABLED" if enabled else "DISABLED",
-                               **({"groupName": settings["groupName"]} if settings.get("groupName") else {}),
-                               **({"streamName": settings["streamName"]} if settings.get("streamName") else {})},
-            "s3Logs": {"status": "DISABLED", "encryptionDisabled": False},
-        }
-        if enabled:
-            encoded = group.replace("/", "$252F")
-            logs.update(groupName=group, streamName=stream,
-                        deepLink=(f"https://console.aws.amazon.com/cloudwatch/home?region={region}"
-                                  f"#logsV2:log-groups/log-group/{encoded}/log-events/{stream.replace('/', '$252F')}"),
-                        cloudWatchLogsArn=f"arn:aws:logs:{region}:{account}:log-group:{group}:log-stream:{stream}")
-        self.build.logs = logs
-        return (group, stream) if enabled else (None, None)
+            Uploader(self).run()
+        except UploadFailed as exc:
+            raise PhaseFailed(exc.status_code, exc.message) from None
 
 
 def _retry_rule(on_failure: str) -> tuple[int, str | None]:
     """RETRY, RETRY-<n>, RETRY-<regex>, RETRY-<n>-<regex> → (retries, regex); others (0, None)."""
     if not on_failure.startswith("RETRY"):
         return 0, None
-    rest = on_failure[len("RETRY"):].lstrip("-")
+    rest = on_failure[len("RETRY") :].lstrip("-")
     match = re.match(r"^(\d+)(?:-(.+))?$", rest)
     if match:
         return int(match.group(1)), match.group(2)
     return 3, rest or None
-
-
-def _expand(text: str, env: dict[str, str]) -> str:
-    """$VAR and ${VAR} in an artifact name, from the build's variables."""
-    return re.sub(r"\$\{?([A-Za-z_][A-Za-z0-9_]*)\}?", lambda m: env.get(m.group(1), ""), text)
-
-
-def _end_groups(pgids: list[int], close_shell) -> None:
-    """SIGTERM the shells' process groups (so what commands left in the background ends too),
-    reap the shell, then SIGKILL whatever is still alive after a short grace."""
-    import signal
-
-    import psutil
-
-    def signal_all(sig) -> None:
-        for pgid in pgids:
-            try:
-                if pgid != os.getpgrp():
-                    os.killpg(pgid, sig)
-            except (ProcessLookupError, PermissionError):
-                pass
-
-    def alive() -> bool:
-        for proc in psutil.process_iter(["pid", "status"]):
-            try:
-                if os.getpgid(proc.pid) in pgids and proc.info["status"] != psutil.STATUS_ZOMBIE:
-                    return True
-            except (ProcessLookupError, psutil.Error):
-                continue
-        return False
-
-    signal_all(signal.SIGTERM)
-    close_shell()
-    deadline = time.monotonic() + 1.0
-    while alive():
-        if time.monotonic() >= deadline:
-            signal_all(signal.SIGKILL)
-            break
-        time.sleep(0.02)
-
-
-def _prune(work_dir: Path) -> None:
-    """Keep the work dirs of the last KEEP_WORK_DIRS finished builds; delete older ones."""
-    with _finished_lock:
-        _finished_dirs.append(work_dir)
-        old = [_finished_dirs.popleft() for _ in range(max(0, len(_finished_dirs) - KEEP_WORK_DIRS))]
-    for path in old:
-        shutil.rmtree(path, ignore_errors=True)

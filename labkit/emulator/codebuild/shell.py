@@ -23,9 +23,9 @@ import secrets
 import subprocess
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
 
 # Longest piece of one output line kept as one log event; longer lines are split.
 MAX_LINE = 32 * 1024
@@ -38,8 +38,16 @@ class CommandOutcome:
 
 
 class ShellSession:
-    def __init__(self, *, spawn: Callable, shell: str, cwd: Path, env: dict[str, str],
-                 session_dir: Path, on_output: Callable[[str], None]):
+    def __init__(
+        self,
+        *,
+        spawn: Callable,
+        shell: str,
+        cwd: Path,
+        env: dict[str, str],
+        session_dir: Path,
+        on_output: Callable[[str], None],
+    ):
         self._spawn = spawn
         self._shell = shell
         self._cwd = cwd
@@ -65,16 +73,23 @@ class ShellSession:
         if self._alive():
             self._send(f"export {name}={_quote(value)}\n")
 
-    def run(self, command: str, deadline: float, should_stop: Callable[[], bool],
-            pump: Callable[[], None] = lambda: None) -> CommandOutcome:
+    def run(
+        self,
+        command: str,
+        deadline: float,
+        should_stop: Callable[[], bool],
+        pump: Callable[[], None] = lambda: None,
+    ) -> CommandOutcome:
         """Run one command in the session; return its exit status or why it was interrupted."""
         if not self._alive():
             self._start()
         self._count += 1
         script = self._dir / f"cmd-{self._count}.sh"
         script.write_text(command + "\n", encoding="utf-8")
-        self._send(f". {_quote(str(script))} </dev/null\n__lk_status=$?; __lk_save; "
-                   f"printf '%s%s\\n' {self._marker} \"$__lk_status\"\n")
+        self._send(
+            f". {_quote(str(script))} </dev/null\n__lk_status=$?; __lk_save; "
+            f"printf '%s%s\\n' {self._marker} \"$__lk_status\"\n"
+        )
         while True:
             if should_stop():
                 return CommandOutcome(None, "stopped")
@@ -131,17 +146,28 @@ class ShellSession:
             f"mv -f {_quote(str(state))}.tmp {_quote(str(state))}; pwd > {_quote(str(cwd_file))}; }}\n"
             f"__lk_on_exit() {{ __lk_status=$?; __lk_save; printf '%sX%s\\n' {self._marker} \"$__lk_status\"; }}\n"
             "trap __lk_on_exit EXIT\n",
-            encoding="utf-8")
+            encoding="utf-8",
+        )
         cwd = self._cwd
         if self._saved and cwd_file.exists():
             saved_cwd = Path(cwd_file.read_text(encoding="utf-8").strip() or str(cwd))
             cwd = saved_cwd if saved_cwd.is_dir() else cwd
         args = ["bash", "--noprofile", "--norc", "-s"] if self._shell == "bash" else ["sh", "-s"]
-        self._proc = self._spawn(args, cwd=str(cwd), env=self._env, stdin=subprocess.PIPE,
-                                 stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+        self._proc = self._spawn(
+            args,
+            cwd=str(cwd),
+            env=self._env,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+        )
         self._lines = queue.Queue(maxsize=2000)
-        threading.Thread(target=self._read, args=(self._proc, self._lines), daemon=True,
-                         name="codebuild-shell-reader").start()
+        threading.Thread(
+            target=self._read,
+            args=(self._proc, self._lines),
+            daemon=True,
+            name="codebuild-shell-reader",
+        ).start()
         self._send(f". {_quote(str(init))}\n")
         if self._saved and state.exists():
             self._send(f". {_quote(str(state))} 2>/dev/null\n")
@@ -180,7 +206,7 @@ class ShellSession:
             line, pending = pending, b""
             at = line.find(marker)
             if at >= 0:
-                before, status = line[:at], line[at + len(marker):].strip()
+                before, status = line[:at], line[at + len(marker) :].strip()
                 if before:
                     lines.put(("line", _text(before)))
                 exiting = status.startswith(b"X")  # printed by the EXIT trap: the shell is ending
@@ -209,10 +235,18 @@ def _quote(value: str) -> str:
 def _parse_export_p(text: str) -> dict[str, str]:
     """Values from `export -p` output (bash's `declare -x` or sh's `export`), via a throwaway shell."""
     done = subprocess.run(
-        ["bash", "--noprofile", "--norc", "-c",
-         'set -a; env -i >/dev/null; . /dev/stdin >/dev/null 2>&1; env -0'],
-        input=text.encode(), capture_output=True, env={"PATH": os.environ.get("PATH", "")},
-        timeout=10)
+        [
+            "bash",
+            "--noprofile",
+            "--norc",
+            "-c",
+            "set -a; env -i >/dev/null; . /dev/stdin >/dev/null 2>&1; env -0",
+        ],
+        input=text.encode(),
+        capture_output=True,
+        env={"PATH": os.environ.get("PATH", "")},
+        timeout=10,
+    )
     out = {}
     for item in done.stdout.split(b"\0"):
         if b"=" in item:

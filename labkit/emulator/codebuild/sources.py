@@ -29,8 +29,10 @@ def download_codecommit(state_dir: Path, location: str, version: str | None, des
     name = codecommit_repo_name(location)
     bare = state_dir / "git" / f"{name}.git" if name else None
     if bare is None or not bare.is_dir():
-        raise SourceError(f"repository not found for primary source and source version "
-                          f"{version or 'refs/heads/main'}: {location}")
+        raise SourceError(
+            f"repository not found for primary source and source version "
+            f"{version or 'refs/heads/main'}: {location}"
+        )
     _git(["clone", "--quiet", "--no-checkout", str(bare), str(dest)], state_dir)
     wanted = (version or "HEAD").strip()
     candidates = [wanted]
@@ -41,8 +43,12 @@ def download_codecommit(state_dir: Path, location: str, version: str | None, des
     elif wanted != "HEAD" and not re.fullmatch(r"[0-9a-f]{7,40}", wanted):
         candidates = [f"origin/{wanted}", wanted]
     for candidate in candidates:
-        found = subprocess.run(["git", "rev-parse", "--verify", "--quiet", f"{candidate}^{{commit}}"],
-                               cwd=dest, capture_output=True, text=True)
+        found = subprocess.run(
+            ["git", "rev-parse", "--verify", "--quiet", f"{candidate}^{{commit}}"],
+            cwd=dest,
+            capture_output=True,
+            text=True,
+        )
         if found.returncode == 0:
             commit = found.stdout.strip()
             _git(["checkout", "--quiet", "--detach", commit], dest)
@@ -50,16 +56,22 @@ def download_codecommit(state_dir: Path, location: str, version: str | None, des
     raise SourceError(f"reference not found for primary source and source version {wanted}")
 
 
-def download_s3_zip(account_id: str, location: str, version_id: str | None, dest: Path) -> str | None:
+def download_s3_zip(
+    account_id: str, location: str, version_id: str | None, dest: Path
+) -> str | None:
     """Fetch `bucket/key.zip` from S3 and unzip it; return the object's version id if any."""
     bucket, _, key = location.partition("/")
     if not bucket or not key:
-        raise SourceError(f"Invalid S3 source location {location}: use bucket-name/path/to/source.zip")
+        raise SourceError(
+            f"Invalid S3 source location {location}: use bucket-name/path/to/source.zip"
+        )
     try:
         data = aws_actions.get_object(account_id, bucket, key, version_id)
     except ActionError as exc:
-        raise SourceError(f"{exc.code}: {exc.message} for primary source and source version "
-                          f"{version_id or ''}".rstrip()) from None
+        raise SourceError(
+            f"{exc.code}: {exc.message} for primary source and source version "
+            f"{version_id or ''}".rstrip()
+        ) from None
     unzip(data, dest)
     return version_id or aws_actions.object_version(account_id, bucket, key)
 
