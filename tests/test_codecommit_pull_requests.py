@@ -345,3 +345,42 @@ def test_pull_request_approval_rules_can_be_updated_and_deleted(cc, repo):
     assert cc.get_merge_options(repositoryName=repo["name"], sourceCommitSpecifier="feature",
                                 destinationCommitSpecifier="main")["mergeOptions"] == [
         "FAST_FORWARD_MERGE", "SQUASH_MERGE", "THREE_WAY_MERGE"]
+
+
+def test_merging_branches_without_a_pull_request(cc, repo):
+    merged = cc.merge_branches_by_fast_forward(repositoryName=repo["name"], sourceCommitSpecifier="feature",
+                                               destinationCommitSpecifier="main")
+    assert merged["commitId"] == repo["tip"]
+    assert cc.get_branch(repositoryName=repo["name"], branchName="main")["branch"]["commitId"] == repo["tip"]
+    other = cc.put_file(repositoryName=repo["name"], branchName="main", filePath="main-only.txt",
+                        fileContent=b"m", parentCommitId=repo["tip"])["commitId"]
+    side = cc.put_file(repositoryName=repo["name"], branchName="feature", filePath="feature-only.txt",
+                       fileContent=b"f", parentCommitId=repo["tip"])["commitId"]
+    assert code_of(cc.merge_branches_by_fast_forward, repositoryName=repo["name"],
+                   sourceCommitSpecifier="feature", destinationCommitSpecifier="main") == \
+        "ManualMergeRequiredException"
+    three_way = cc.merge_branches_by_three_way(repositoryName=repo["name"], sourceCommitSpecifier=side,
+                                               destinationCommitSpecifier=other, targetBranch="main")
+    commit = cc.get_commit(repositoryName=repo["name"], commitId=three_way["commitId"])["commit"]
+    assert commit["parents"] == [other, side] and commit["treeId"] == three_way["treeId"]
+    assert code_of(cc.merge_branches_by_squash, repositoryName=repo["name"], sourceCommitSpecifier=side,
+                   destinationCommitSpecifier=other) == "InvalidTargetBranchException"
+
+
+def test_comments_on_commits_replies_edits_and_deletion(cc, repo, reviewers):
+    posted = cc.post_comment_for_compared_commit(repositoryName=repo["name"], beforeCommitId=repo["base"],
+                                                 afterCommitId=repo["tip"], content="Why this change?")
+    comment_id = posted["comment"]["commentId"]
+    reply = reviewers[0][1].post_comment_reply(inReplyTo=comment_id, content="Because.")["comment"]
+    assert reply["inReplyTo"] == comment_id and reply["authorArn"] == reviewers[0][0]
+    [thread] = cc.get_comments_for_compared_commit(repositoryName=repo["name"], beforeCommitId=repo["base"],
+                                                   afterCommitId=repo["tip"])["commentsForComparedCommitData"]
+    assert [c["content"] for c in thread["comments"]] == ["Why this change?", "Because."]
+    assert code_of(cc.update_comment, commentId=reply["commentId"],
+                   content="mine now") == "CommentNotCreatedByCallerException"
+    assert cc.update_comment(commentId=comment_id, content="Why?")["comment"]["content"] == "Why?"
+    assert cc.get_comment(commentId=comment_id)["comment"]["content"] == "Why?"
+    deleted = cc.delete_comment_content(commentId=comment_id)["comment"]
+    assert deleted["deleted"] is True and deleted["content"] == ""
+    assert code_of(cc.get_comment, commentId=comment_id) == "CommentDeletedException"
+    assert code_of(cc.get_comment, commentId="nope") == "CommentDoesNotExistException"

@@ -446,3 +446,23 @@ class CannotDeleteApprovalRuleFromTemplateException(CodeCommitError):
 
 class InvalidMergeOptionException(CodeCommitError):
     pass
+
+
+class CommentDoesNotExistException(CodeCommitError):
+    pass
+
+
+class CommentDeletedException(CodeCommitError):
+    pass
+
+
+class CommentIdRequiredException(CodeCommitError):
+    pass
+
+
+class CommentNotCreatedByCallerException(CodeCommitError):
+    pass
+
+
+class InvalidTargetBranchException(CodeCommitError):
+    pass

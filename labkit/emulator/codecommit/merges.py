@@ -42,26 +42,56 @@ def merge_pull_request(book: PullRequestBook, params: dict, option: str, caller:
             raise exc.PullRequestApprovalRulesNotSatisfiedException(
                 f"The pull request {pr.pull_request_id} cannot be merged because one or more approval "
                 f"rules have not been satisfied: {', '.join(evaluation['approvalRulesNotSatisfied'])}.")
-        if option == "FAST_FORWARD_MERGE":
-            if not repo.git.is_ancestor(destination, source):
-                raise exc.ManualMergeRequiredException(
-                    "The pull request cannot be merged by fast-forward: the destination branch has "
-                    "commits that the source branch does not have. Use a squash or three-way merge.")
-            new = source
-        else:
-            tree = _merged_tree(repo, destination, source, pr.merge_base, params)
-            parents = [destination] if option == "SQUASH_MERGE" else [destination, source]
-            message = params.get("commitMessage") or (
-                f"Merge pull request {pr.pull_request_id}: {pr.title}")
-            new = repo.git.commit_tree(tree, parents, message,
-                                       params.get("authorName") or user_name(caller),
-                                       params.get("email") or "")
+        new = merge_commit(repo, destination, source, option, params, caller,
+                           f"Merge pull request {pr.pull_request_id}: {pr.title}")
         if not repo.git.update_ref(pr.destination_ref, new, destination):
             raise exc.ConcurrentReferenceUpdateException(
                 "The destination branch changed while the merge was being made; try again.")
         book.mark_merged(pr, caller, new, option)
         backend.reference_changed(repo, [(pr.destination_ref, destination, new)], caller)
     return pr
+
+
+def merge_commit(repo, destination: str, source: str, option: str, params: dict, caller: str,
+                 default_message: str) -> str:
+    """The commit the destination moves to: the source itself (fast-forward) or a new commit."""
+    if option == "FAST_FORWARD_MERGE":
+        if not repo.git.is_ancestor(destination, source):
+            raise exc.ManualMergeRequiredException(
+                "The merge cannot be done by fast-forward: the destination has commits that the "
+                "source does not have. Use a squash or three-way merge.")
+        return source
+    base = repo.git.merge_base(destination, source)
+    tree = _merged_tree(repo, destination, source, base, params)
+    parents = [destination] if option == "SQUASH_MERGE" else [destination, source]
+    return repo.git.commit_tree(tree, parents, params.get("commitMessage") or default_message,
+                                params.get("authorName") or user_name(caller), params.get("email") or "")
+
+
+def merge_branches(backend, params: dict, option: str, caller: str) -> dict:
+    """MergeBranchesBy*: merge two commits or branches and move the target branch."""
+    repo = backend.get_repository(params["repositoryName"])
+    with repo.lock:
+        source = backend.resolve_specifier(repo, params["sourceCommitSpecifier"])
+        destination = backend.resolve_specifier(repo, params["destinationCommitSpecifier"])
+        target = params.get("targetBranch") or params["destinationCommitSpecifier"]
+        branches = repo.git.branches()
+        if target.startswith("refs/heads/"):
+            target = target[len("refs/heads/"):]
+        if target not in branches:
+            raise exc.InvalidTargetBranchException(
+                f"The target branch {target} is not a branch of {repo.name}. Name the branch to "
+                "update in targetBranch, or give a branch as destinationCommitSpecifier.")
+        new = merge_commit(repo, destination, source, option, params, caller,
+                           f"Merge {params['sourceCommitSpecifier']} into {target}")
+        old = branches[target]
+        if new != old:
+            if not repo.git.update_ref(f"refs/heads/{target}", new, old):
+                raise exc.ConcurrentReferenceUpdateException(
+                    f"The branch {target} changed while the merge was being made; try again.")
+            backend.reference_changed(repo, [(f"refs/heads/{target}", old, new)], caller)
+    tree = repo.git.commit_info(new).tree_id
+    return {"commitId": new, "treeId": tree}
 
 
 def _merged_tree(repo, destination: str, source: str, base: str | None, params: dict) -> str:

@@ -20,7 +20,6 @@ from labkit.emulator.codecommit.models import Repository, now
 
 MAX_OPEN_PULL_REQUESTS = 1000
 MAX_RULES = 25
-MAX_COMMENT = 10240
 
 
 @dataclass
@@ -350,60 +349,3 @@ class PullRequestBook:
             pr.overrides.pop(revision_id, None)
         self._record(pr, "PULL_REQUEST_APPROVAL_RULE_OVERRIDDEN", caller,
                      approvalRuleOverriddenEventMetadata={"revisionId": revision_id, "overrideStatus": status})
-
-    # --- comments -------------------------------------------------------------------
-    def post_comment(self, pr: PullRequest, before: str, after: str, location: dict | None,
-                     content: str, token: str | None, caller: str) -> dict:
-        if not content:
-            raise exc.CommentContentRequiredException("The comment has no content.")
-        if len(content) > MAX_COMMENT:
-            raise exc.CommentContentSizeLimitExceededException(
-                f"A comment can be at most {MAX_COMMENT} characters.")
-        if token:
-            for existing in pr.comments:
-                if existing["comment"].get("clientRequestToken") == token:
-                    if existing["comment"]["content"] != content:
-                        raise exc.IdempotencyParameterMismatchException(
-                            f"The client request token {token} was used with different content.")
-                    return existing
-        repo = pr.repository
-        before_commit = self.backend.resolve_commit_id(repo, before)
-        after_commit = self.backend.resolve_commit_id(repo, after)
-        if before_commit == after_commit:
-            raise exc.BeforeCommitIdAndAfterCommitIdAreSameException(
-                "The before and after commit IDs are the same; comment on two different commits.")
-        posted = {"repositoryName": repo.name, "pullRequestId": pr.pull_request_id,
-                  "beforeCommitId": before_commit, "afterCommitId": after_commit}
-        if location:
-            path = (location.get("filePath") or "").strip("/")
-            before_entry = repo.git.entry_at(before_commit, path) if path else None
-            after_entry = repo.git.entry_at(after_commit, path) if path else None
-            if not path or (before_entry is None and after_entry is None):
-                raise exc.PathDoesNotExistException(
-                    f"The file {location.get('filePath')} does not exist in either commit.")
-            posted["location"] = location
-            if before_entry is not None:
-                posted["beforeBlobId"] = before_entry.sha
-            if after_entry is not None:
-                posted["afterBlobId"] = after_entry.sha
-        moment = now()
-        posted["comment"] = {"commentId": uuid.uuid4().hex, "content": content, "creationDate": moment,
-                             "lastModifiedDate": moment, "authorArn": caller, "deleted": False,
-                             "clientRequestToken": token, "callerReactions": [], "reactionCounts": {}}
-        pr.comments.append(posted)
-        pr.last_activity = moment
-        return posted
-
-    def comment_threads(self, pr: PullRequest, before: str | None, after: str | None) -> list[dict]:
-        """Comments grouped by (before, after, location), oldest first, as AWS groups them."""
-        threads: dict[str, dict] = {}
-        for posted in pr.comments:
-            if before and posted["beforeCommitId"] != before:
-                continue
-            if after and posted["afterCommitId"] != after:
-                continue
-            key = json.dumps([posted["beforeCommitId"], posted["afterCommitId"], posted.get("location")],
-                             sort_keys=True)
-            thread = threads.setdefault(key, {k: v for k, v in posted.items() if k != "comment"} | {"comments": []})
-            thread["comments"].append(posted["comment"])
-        return list(threads.values())

@@ -7,6 +7,7 @@ import binascii
 
 from labkit.emulator.backends import RegionalBackends
 from labkit.emulator.codecommit import exceptions as exc
+from labkit.emulator.codecommit.comments import CommentBook
 from labkit.emulator.codecommit.events import ReferenceNotifier
 from labkit.emulator.codecommit.files import (
     MAX_FILE_ENTRIES,
@@ -17,7 +18,12 @@ from labkit.emulator.codecommit.files import (
 )
 from labkit.emulator.codecommit.git_http import GitHttpApp
 from labkit.emulator.codecommit.identity import caller_arn, user_name
-from labkit.emulator.codecommit.merges import merge_conflicts, merge_options, merge_pull_request
+from labkit.emulator.codecommit.merges import (
+    merge_branches,
+    merge_conflicts,
+    merge_options,
+    merge_pull_request,
+)
 from labkit.emulator.codecommit.models import CodeCommitBackend, GitHost, Repository
 from labkit.emulator.codecommit.paging import page, page_size
 from labkit.emulator.codecommit.pullrequests import PullRequestBook
@@ -43,6 +49,7 @@ class CodeCommitResponses(JsonService):
         def new_backend(account_id: str, region: str) -> CodeCommitBackend:
             backend = CodeCommitBackend(account_id, region, self.host, notifier)
             backend.pull_request_book = PullRequestBook(backend)
+            backend.comment_book = CommentBook(backend)
             return backend
 
         self.backends = RegionalBackends(new_backend)
@@ -323,6 +330,15 @@ class CodeCommitResponses(JsonService):
         pr = merge_pull_request(self._book(ctx), params, "THREE_WAY_MERGE", caller_arn(ctx))
         return {"pullRequest": pr.to_dict()}
 
+    def merge_branches_by_fast_forward(self, params, ctx):
+        return merge_branches(self._backend(ctx), params, "FAST_FORWARD_MERGE", caller_arn(ctx))
+
+    def merge_branches_by_squash(self, params, ctx):
+        return merge_branches(self._backend(ctx), params, "SQUASH_MERGE", caller_arn(ctx))
+
+    def merge_branches_by_three_way(self, params, ctx):
+        return merge_branches(self._backend(ctx), params, "THREE_WAY_MERGE", caller_arn(ctx))
+
     def get_merge_options(self, params, ctx):
         return merge_options(self._backend(ctx), self._repo(params, ctx), params["sourceCommitSpecifier"],
                              params["destinationCommitSpecifier"], params.get("conflictResolutionStrategy"))
@@ -336,28 +352,65 @@ class CodeCommitResponses(JsonService):
         return {**result, "conflictMetadataList": chunk, "nextToken": token}
 
     def post_comment_for_pull_request(self, params, ctx):
-        book = self._book(ctx)
-        pr = book.get(params["pullRequestId"])
+        pr = self._book(ctx).get(params["pullRequestId"])
         repo = self._repo(params, ctx)
         if pr.repository is not repo:
             raise exc.RepositoryNotAssociatedWithPullRequestException(
                 f"The repository {repo.name} is not the repository of pull request {pr.pull_request_id}.")
-        return book.post_comment(pr, params["beforeCommitId"], params["afterCommitId"],
-                                 params.get("location"), params["content"],
-                                 params.get("clientRequestToken"), caller_arn(ctx))
+        if not params.get("beforeCommitId"):
+            raise exc.CommitIdRequiredException("A before commit ID is required.")
+        posted = self._backend(ctx).comment_book.post(
+            pr.comments, repo, params["beforeCommitId"], params["afterCommitId"], params.get("location"),
+            params["content"], params.get("clientRequestToken"), caller_arn(ctx), pr.pull_request_id)
+        pr.last_activity = posted["comment"]["lastModifiedDate"]
+        return posted
 
     def get_comments_for_pull_request(self, params, ctx):
-        book = self._book(ctx)
-        pr = book.get(params["pullRequestId"])
+        pr = self._book(ctx).get(params["pullRequestId"])
         if params.get("repositoryName"):
             repo = self._repo(params, ctx)
             if pr.repository is not repo:
                 raise exc.RepositoryNotAssociatedWithPullRequestException(
                     f"The repository {repo.name} is not the repository of pull request {pr.pull_request_id}.")
         size = page_size(params.get("maxResults"), 100, 100)
-        threads = book.comment_threads(pr, params.get("beforeCommitId"), params.get("afterCommitId"))
+        threads = self._backend(ctx).comment_book.threads(pr.comments, params.get("beforeCommitId"),
+                                                          params.get("afterCommitId"))
         chunk, token = page(threads, params.get("nextToken"), size)
         return {"commentsForPullRequestData": chunk, "nextToken": token}
+
+    # --- comments on commits, replies -----------------------------------------------
+    def post_comment_for_compared_commit(self, params, ctx):
+        repo = self._repo(params, ctx)
+        book = self._backend(ctx).comment_book
+        return book.post(book.compared, repo, params.get("beforeCommitId"), params["afterCommitId"],
+                         params.get("location"), params["content"], params.get("clientRequestToken"),
+                         caller_arn(ctx))
+
+    def get_comments_for_compared_commit(self, params, ctx):
+        repo = self._repo(params, ctx)
+        book = self._backend(ctx).comment_book
+        after = self._backend(ctx).resolve_commit_id(repo, params["afterCommitId"])
+        before = params.get("beforeCommitId")
+        before = self._backend(ctx).resolve_commit_id(repo, before) if before else None
+        mine = [p for p in book.compared if p["repositoryName"] == repo.name
+                and p["afterCommitId"] == after and p["beforeCommitId"] == before]
+        size = page_size(params.get("maxResults"), 100, 100)
+        chunk, token = page(book.threads(mine, None, None), params.get("nextToken"), size)
+        return {"commentsForComparedCommitData": chunk, "nextToken": token}
+
+    def post_comment_reply(self, params, ctx):
+        return {"comment": self._backend(ctx).comment_book.reply(
+            params["inReplyTo"], params["content"], params.get("clientRequestToken"), caller_arn(ctx))}
+
+    def get_comment(self, params, ctx):
+        return {"comment": self._backend(ctx).comment_book.get(params["commentId"])}
+
+    def update_comment(self, params, ctx):
+        return {"comment": self._backend(ctx).comment_book.update(params["commentId"], params["content"],
+                                                                  caller_arn(ctx))}
+
+    def delete_comment_content(self, params, ctx):
+        return {"comment": self._backend(ctx).comment_book.delete_content(params["commentId"])}
 
     # --- approval rule templates ----------------------------------------------------
     def _templates(self, ctx):
