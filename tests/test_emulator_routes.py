@@ -29,12 +29,11 @@ def test_owned_services_answer_through_labkit(aws, service, operation, key):
 
 def test_not_emulated_operation_names_itself_and_the_supported_list(aws):
     with pytest.raises(ClientError) as err:
-        aws("codecommit").get_merge_conflicts(
-            repositoryName="r", destinationCommitSpecifier="a", sourceCommitSpecifier="b",
-            mergeOption="FAST_FORWARD_MERGE")
+        # Comment reactions stay unemulated (see docs/emulator.md, CodeCommit).
+        aws("codecommit").put_comment_reaction(commentId="c", reactionValue=":thumbsup:")
     error = err.value.response["Error"]
     assert error["Code"] == "NotImplementedException"
-    assert "GetMergeConflicts" in error["Message"]
+    assert "PutCommentReaction" in error["Message"]
     assert "Supported operations:" in error["Message"]
     assert err.value.response["ResponseMetadata"]["HTTPStatusCode"] == 400
 

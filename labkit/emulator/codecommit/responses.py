@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import uuid
 
 from labkit.emulator.backends import RegionalBackends
 from labkit.emulator.codecommit import exceptions as exc
@@ -68,8 +69,7 @@ class CodeCommitResponses(JsonService):
 
     # --- repositories ---------------------------------------------------------------
     def create_repository(self, params, ctx):
-        if params.get("kmsKeyId"):
-            pass  # accepted and ignored: the emulator does not encrypt repositories
+        # kmsKeyId is accepted and ignored: the emulator does not encrypt repositories.
         repo = self._backend(ctx).create_repository(params["repositoryName"],
                                                     params.get("repositoryDescription"),
                                                     params.get("tags"))
@@ -264,7 +264,7 @@ class CodeCommitResponses(JsonService):
     def put_repository_triggers(self, params, ctx):
         repo = self._repo(params, ctx)
         repo.triggers = validate_triggers(repo, params["triggers"])
-        repo.triggers_configuration_id = _new_id()
+        repo.triggers_configuration_id = str(uuid.uuid4())
         return {"configurationId": repo.triggers_configuration_id}
 
     def get_repository_triggers(self, params, ctx):
@@ -584,8 +584,3 @@ def _decode(content) -> bytes:
             "Push large files with git instead.")
     return data
 
-
-def _new_id() -> str:
-    import uuid
-
-    return str(uuid.uuid4())
