@@ -81,7 +81,8 @@ class CodeBuildResponses(JsonService):
         build_project = self._with_overrides(project, params, ctx.account_id)
         initiator = aws_actions.initiator_for(ctx.account_id, ctx.access_key)
         build = self._launch(backend, build_project, params, initiator, None)
-        return {"build": build.describe()}
+        with backend.lock:  # the build's thread is already changing it
+            return {"build": build.describe()}
 
     def start_pipeline_build(
         self,
@@ -174,7 +175,8 @@ class CodeBuildResponses(JsonService):
         build = self._backend(ctx).get_build(params["id"])
         if not build.complete:
             build.stop_requested = True
-        return {"build": build.describe()}
+        with self._backend(ctx).lock:
+            return {"build": build.describe()}
 
     def retry_build(self, params, ctx):
         backend = self._backend(ctx)
@@ -196,7 +198,8 @@ class CodeBuildResponses(JsonService):
             previous.initiator,
             runner.pipeline if runner else None,
         )
-        return {"build": build.describe()}
+        with backend.lock:
+            return {"build": build.describe()}
 
     def batch_get_builds(self, params, ctx):
         backend = self._backend(ctx)

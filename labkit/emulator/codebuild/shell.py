@@ -61,6 +61,7 @@ class ShellSession:
         self._count = 0
         self._saved = False
         self._forced: dict[str, str] = {}
+        self._closed = threading.Event()
 
     @property
     def pid(self) -> int | None:
@@ -114,6 +115,7 @@ class ShellSession:
 
     def close(self) -> None:
         """End the shell (the caller ends the rest of the build's processes by owner)."""
+        self._closed.set()
         proc, self._proc = self._proc, None
         if proc and proc.poll() is None:
             try:
@@ -193,6 +195,16 @@ class ShellSession:
                 proc.wait()
 
     def _read(self, proc: subprocess.Popen, lines: queue.Queue) -> None:
+        def put(item) -> None:
+            # Blocks while the queue is full (back-pressure), but gives up once the session is
+            # closed, so a reader never outlives its build waiting for a consumer.
+            while not self._closed.is_set():
+                try:
+                    lines.put(item, timeout=0.2)
+                    return
+                except queue.Full:
+                    continue
+
         marker = self._marker.encode()
         pending = b""
         stream = proc.stdout
@@ -208,20 +220,20 @@ class ShellSession:
             if at >= 0:
                 before, status = line[:at], line[at + len(marker) :].strip()
                 if before:
-                    lines.put(("line", _text(before)))
+                    put(("line", _text(before)))
                 exiting = status.startswith(b"X")  # printed by the EXIT trap: the shell is ending
                 status = status.lstrip(b"X")
-                lines.put(("exit" if exiting else "status", int(status) if status.isdigit() else 1))
+                put(("exit" if exiting else "status", int(status) if status.isdigit() else 1))
             elif line.endswith(b"\n"):
-                lines.put(("line", _text(line)))
+                put(("line", _text(line)))
             else:
                 # An endless line: emit most of it, keep a tail in case a marker starts there.
                 keep = len(marker) + 16
-                lines.put(("line", _text(line[:-keep])))
+                put(("line", _text(line[:-keep])))
                 pending = line[-keep:]
         if pending:
-            lines.put(("line", _text(pending)))
-        lines.put(("eof", None))
+            put(("line", _text(pending)))
+        put(("eof", None))
 
 
 def _text(data: bytes) -> str:
