@@ -1,5 +1,6 @@
-"""Deployable CodeDeploy bundles for tests: the sample app assembled as its buildspec's post_build
-does (tools/bundle.sh), variants of it, and small hand-made revisions; zipped and put into S3."""
+"""What the CodeDeploy tests share: deployable bundles (the sample app assembled as its buildspec's
+post_build does, variants of it, small hand-made revisions) put into S3, fleets of tagged
+instances with a deployment group, and waiting for deployments."""
 
 from __future__ import annotations
 
@@ -9,6 +10,9 @@ import os
 import shutil
 import subprocess
 import tarfile
+import time
+import urllib.request
+import uuid
 import zipfile
 from pathlib import Path
 
@@ -99,3 +103,123 @@ def s3_revision(s3, bucket: str, key: str, data: bytes, bundle_type: str = "zip"
     s3.put_object(Bucket=bucket, Key=key, Body=data)
     return {"revisionType": "S3",
             "s3Location": {"bucket": bucket, "key": key, "bundleType": bundle_type}}
+
+
+# --- fleets and deployments ----------------------------------------------------------------
+
+TRUST = json.dumps({"Version": "2012-10-17", "Statement": [{
+    "Effect": "Allow", "Principal": {"Service": "codedeploy.amazonaws.com"}, "Action": "sts:AssumeRole"}]})
+DONE = ("Succeeded", "Failed", "Stopped")
+
+
+def wait_until(predicate, timeout: float = 60, what: str = "condition", interval: float = 0.2):
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout:.0f}s waiting for {what}")
+        time.sleep(interval)
+
+
+def wait_for_deployment(cd, deployment_id: str, timeout: float = 240) -> dict:
+    def finished():
+        info = cd.get_deployment(deploymentId=deployment_id)["deploymentInfo"]
+        return info if info["status"] in DONE else None
+
+    return wait_until(finished, timeout, f"deployment {deployment_id} to finish", interval=0.3)
+
+
+def emulator_hosts(emulator) -> dict[str, dict]:
+    with urllib.request.urlopen(f"{emulator.url}/_labkit/hosts", timeout=10) as response:
+        return {h["instanceId"]: h for h in json.load(response)["hosts"]}
+
+
+def http_get(url: str) -> tuple[int, str]:
+    try:
+        with urllib.request.urlopen(url, timeout=5) as response:
+            return response.status, response.read().decode()
+    except urllib.error.HTTPError as exc:
+        return exc.code, exc.read().decode()
+    except OSError:
+        return 0, ""
+
+
+class Fleet:
+    """Instances tagged Fleet=<unique value>, and a deployment group that targets them."""
+
+    def __init__(self, aws, emulator, count: int):
+        self.aws, self.emulator = aws, emulator
+        self.tag = uuid.uuid4().hex[:10]
+        ec2 = aws("ec2")
+        reservation = ec2.run_instances(
+            ImageId="ami-12c6146b", MinCount=count, MaxCount=count,
+            TagSpecifications=[{"ResourceType": "instance", "Tags": [{"Key": "Fleet", "Value": self.tag}]}])
+        self.ids = sorted(i["InstanceId"] for i in reservation["Instances"])
+        self.app = f"app-{self.tag}"
+
+    @property
+    def tag_filters(self) -> list[dict]:
+        return [{"Key": "Fleet", "Value": self.tag, "Type": "KEY_AND_VALUE"}]
+
+    def hosts(self) -> dict[str, dict]:
+        listed = emulator_hosts(self.emulator)
+        return {i: listed[i] for i in self.ids if i in listed}
+
+    def create_group(self, role_arn: str, group: str = "dev", **settings) -> str:
+        cd = self.aws("codedeploy")
+        try:
+            cd.create_application(applicationName=self.app)
+        except cd.exceptions.ApplicationAlreadyExistsException:
+            pass
+        settings.setdefault("ec2TagFilters", self.tag_filters)
+        cd.create_deployment_group(applicationName=self.app, deploymentGroupName=group,
+                                   serviceRoleArn=role_arn, **settings)
+        return group
+
+    def deploy(self, revision: dict, group: str = "dev", **params) -> str:
+        return self.aws("codedeploy").create_deployment(
+            applicationName=self.app, deploymentGroupName=group, revision=revision, **params)["deploymentId"]
+
+    def deploy_and_wait(self, revision: dict, group: str = "dev", **params) -> dict:
+        return wait_for_deployment(self.aws("codedeploy"), self.deploy(revision, group, **params))
+
+    def targets(self, deployment_id: str) -> dict[str, dict]:
+        cd = self.aws("codedeploy")
+        ids = cd.list_deployment_targets(deploymentId=deployment_id)["targetIds"]
+        found = cd.batch_get_deployment_targets(deploymentId=deployment_id, targetIds=ids)["deploymentTargets"]
+        return {t["instanceTarget"]["targetId"]: t["instanceTarget"] for t in found}
+
+    def terminate(self) -> None:
+        self.aws("ec2").terminate_instances(InstanceIds=self.ids)
+        wait_until(lambda: not self.hosts(), 30, "terminated instances' hosts to go")
+
+
+def events_of(target: dict) -> dict[str, dict]:
+    return {e["lifecycleEventName"]: e for e in target["lifecycleEvents"]}
+
+
+def failed_event(target: dict) -> dict | None:
+    return next((e for e in target["lifecycleEvents"] if e["status"] == "Failed"), None)
+
+
+def waves(targets: dict[str, dict]) -> list[int]:
+    """Sizes of the batches hosts ran in: a host starts a new batch when it began after every
+    host of the current batch had finished."""
+    spans = []
+    for target in targets.values():
+        ran = [e for e in target["lifecycleEvents"] if e.get("startTime")]
+        if ran:
+            spans.append((min(e["startTime"] for e in ran), max(e["endTime"] for e in ran)))
+    spans.sort()
+    sizes: list[int] = []
+    batch_end = None
+    for start, end in spans:
+        if batch_end is None or start >= batch_end:
+            sizes.append(1)
+            batch_end = end
+        else:
+            sizes[-1] += 1
+            batch_end = max(batch_end, end)
+    return sizes
