@@ -89,6 +89,11 @@ def test_put_get_and_delete_files(cc, repo):
     assert deleted["filePath"] == "run.sh" and deleted["blobId"] == second["blobId"]
     assert code_of(cc.delete_file, repositoryName=repo, branchName="main", filePath="run.sh",
                    parentCommitId=deleted["commitId"]) == "FileDoesNotExistException"
+    # keepEmptyFolders leaves a .gitkeep where the last file of a folder was, as AWS does.
+    cc.delete_file(repositoryName=repo, branchName="main", filePath="src/app.js",
+                   parentCommitId=deleted["commitId"], keepEmptyFolders=True)
+    kept = cc.get_folder(repositoryName=repo, folderPath="src")["files"]
+    assert [f["relativePath"] for f in kept] == [".gitkeep"]
 
 
 def test_create_commit_and_differences(cc, repo):

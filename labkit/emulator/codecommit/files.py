@@ -28,6 +28,7 @@ class CommitRequest:
     # puts: path -> (mode name or None, content, or None with a source path to copy)
     deletes: list[str] = field(default_factory=list)
     modes: dict[str, str] = field(default_factory=dict)
+    keep_empty_folders: bool = False  # AWS then leaves a .gitkeep file in a folder it empties
 
 
 def normalise_path(path: str | None, *, allow_root: bool = False) -> str:
@@ -102,6 +103,8 @@ class FileStore:
                         f"The file {path} does not exist in branch {request.branch}, so it cannot be deleted.")
                 deleted.append({"absolutePath": path, "blobId": existing.sha,
                                 "fileMode": MODE_NAMES.get(existing.mode, "NORMAL")})
+            if request.keep_empty_folders and request.deletes:
+                self._keep_folders(git, base_entries, puts, request.deletes, added)
             if not (added or updated or deleted):
                 raise exc.NoChangeException(
                     "The commit cannot be created because no changes will be made to the repository "
@@ -118,6 +121,15 @@ class FileStore:
             self.backend.reference_changed(repo, [(ref, old, commit)], caller)
         return {"commitId": commit, "treeId": tree, "filesAdded": added,
                 "filesUpdated": updated, "filesDeleted": deleted}
+
+    def _keep_folders(self, git, base_entries: dict, puts: dict, deletes: list[str], added: list) -> None:
+        remaining = (set(base_entries) - set(deletes)) | set(puts)
+        for folder in sorted({f for path in deletes for f in _parents(path)}):
+            if not any(p.startswith(folder + "/") for p in remaining):
+                keep = f"{folder}/.gitkeep"
+                puts[keep] = ("100644", git.write_blob(b""))
+                remaining.add(keep)
+                added.append({"absolutePath": keep, "blobId": puts[keep][1], "fileMode": "NORMAL"})
 
     def _base_commit(self, repo: Repository, branch: str, parent: str | None) -> str | None:
         """The commit the new one builds on, enforcing AWS's parent commit rules."""

@@ -220,7 +220,8 @@ class CodeCommitResponses(JsonService):
             branch=params["branchName"], parent=params.get("parentCommitId"),
             author=params.get(name_key) or user_name(caller_arn(ctx)),
             email=params.get("email") or "",
-            message=params.get("commitMessage") or default_message)
+            message=params.get("commitMessage") or default_message,
+            keep_empty_folders=bool(params.get("keepEmptyFolders")))
 
     def get_file(self, params, ctx):
         return FileStore(self._backend(ctx)).get_file(self._repo(params, ctx), params.get("commitSpecifier"),
