@@ -291,17 +291,16 @@ def test_codecommit_source_resolves_the_commit(cb, aws, role, emulator, tmp_path
     assert phases(missing)["DOWNLOAD_SOURCE"]["contexts"][0]["statusCode"] == "CLIENT_ERROR"
 
 
-def test_pipeline_build_reads_input_and_writes_output(cb, aws, role, bucket, emulator):
-    aws("s3").put_object(
-        Bucket=bucket,
-        Key="pipe/in.zip",
-        Body=zip_of(
-            {
-                "buildspec.yml": "version: 0.2\nphases:\n  build:\n    commands: [echo built > out.txt]\n"
-                "artifacts:\n  files: [out.txt]\n"
-            }
-        ),
+def test_pipeline_style_build_with_secondary_sources_and_artifacts(cb, aws, role, bucket):
+    """What the pipeline engine asks for: S3 inputs and outputs instead of CODEPIPELINE ones."""
+    spec = (
+        "version: 0.2\nphases:\n  build:\n    commands:\n"
+        '      - cat "$CODEBUILD_SRC_DIR_Extra/extra.txt" > out.txt\n'
+        "artifacts:\n  files: [out.txt]\n"
+        "  secondary-artifacts:\n    Docs:\n      files: [buildspec.yml]\n"
     )
+    aws("s3").put_object(Bucket=bucket, Key="pipe/in.zip", Body=zip_of({"buildspec.yml": spec}))
+    aws("s3").put_object(Bucket=bucket, Key="pipe/extra.zip", Body=zip_of({"extra.txt": "second"}))
     name = unique()
     cb.create_project(
         name=name,
@@ -310,22 +309,37 @@ def test_pipeline_build_reads_input_and_writes_output(cb, aws, role, bucket, emu
         environment=environment(),
         serviceRole=role,
     )
-    # The pipeline engine runs in the emulator process; a build it starts looks like this one.
     build = run(
         cb,
         name,
         sourceTypeOverride="S3",
         sourceLocationOverride=f"{bucket}/pipe/in.zip",
+        secondarySourcesOverride=[
+            {"type": "S3", "location": f"{bucket}/pipe/extra.zip", "sourceIdentifier": "Extra"}
+        ],
         artifactsOverride={
             "type": "S3",
             "location": bucket,
-            "name": "pipe-out.zip",
+            "path": "pipe",
+            "name": "out.zip",
             "packaging": "ZIP",
         },
+        secondaryArtifactsOverride=[
+            {
+                "type": "S3",
+                "location": bucket,
+                "path": "pipe",
+                "name": "docs.zip",
+                "packaging": "ZIP",
+                "artifactIdentifier": "Docs",
+            }
+        ],
     )
     assert build["buildStatus"] == "SUCCEEDED", statuses(build)
-    data = aws("s3").get_object(Bucket=bucket, Key="pipe-out.zip")["Body"].read()
-    assert names_in(data) == ["out.txt"]
+    out = aws("s3").get_object(Bucket=bucket, Key="pipe/out.zip")["Body"].read()
+    assert zipfile.ZipFile(io.BytesIO(out)).read("out.txt") == b"second"
+    docs = aws("s3").get_object(Bucket=bucket, Key="pipe/docs.zip")["Body"].read()
+    assert names_in(docs) == ["buildspec.yml"]
 
 
 def test_events_and_metrics(cb, aws, role, bucket):

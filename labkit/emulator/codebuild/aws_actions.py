@@ -150,7 +150,13 @@ def _trusts_codebuild(document) -> bool:
 
 
 def initiator_for(account_id: str, access_key: str | None) -> str:
-    """Who started a build, as CodeBuild reports it: the IAM user name when the key has one."""
+    """Who started a build, as CodeBuild reports it: the IAM user name when the key has one.
+
+    labkit's pipeline engine calls StartBuild in-process with the access key
+    `codepipeline/<pipeline name>`, which is CodeBuild's initiator for pipeline builds.
+    """
+    if access_key and access_key.startswith("codepipeline/"):
+        return access_key
     if access_key:
         try:
             from moto.iam.models import iam_backends

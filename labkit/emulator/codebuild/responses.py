@@ -139,6 +139,16 @@ class CodeBuildResponses(JsonService):
         if params.get("buildspecOverride"):
             source["buildspec"] = params["buildspecOverride"]
         project_rules.check_source(source)
+        if "secondarySourcesOverride" in params:
+            project["secondarySources"] = params["secondarySourcesOverride"]
+        if "secondarySourcesVersionOverride" in params:
+            project["secondarySourceVersions"] = params["secondarySourcesVersionOverride"]
+        for extra in project.get("secondarySources", []):
+            project_rules.check_source(extra, "secondary source")
+        if "secondaryArtifactsOverride" in params:
+            project["secondaryArtifacts"] = params["secondaryArtifactsOverride"]
+            for extra in project["secondaryArtifacts"]:
+                project_rules.check_artifacts(extra, "secondary artifacts")
         if params.get("artifactsOverride"):
             project["artifacts"] = params["artifactsOverride"]
             project_rules.check_artifacts(project["artifacts"])

@@ -332,19 +332,34 @@ class BuildRunner:
                 self.log.container(f"Unable to restore cache: {exc}")
 
     def _fetch_source(self, source: dict) -> str | None:
+        """The primary source into CODEBUILD_SRC_DIR, each secondary one into its own folder."""
+        resolved = self._fetch_one(source, self.src_dir, self.build.source_version)
+        versions = {
+            v["sourceIdentifier"]: v["sourceVersion"]
+            for v in self.project.get("secondarySourceVersions", [])
+        }
+        for extra in self.project.get("secondarySources", []):
+            identifier = extra["sourceIdentifier"]
+            dest = self.work_dir / f"src_{identifier}"
+            self._fetch_one(extra, dest, versions.get(identifier))
+            self.secondary_dirs[f"CODEBUILD_SRC_DIR_{identifier}"] = str(dest)
+            self.log.container(f"CODEBUILD_SRC_DIR_{identifier}={dest}")
+        return resolved
+
+    def _fetch_one(self, source: dict, dest: Path, version: str | None) -> str | None:
         kind = source["type"]
         if kind == "NO_SOURCE":
             return None
         if kind == "CODECOMMIT":
-            shutil.rmtree(self.src_dir, ignore_errors=True)
+            shutil.rmtree(dest, ignore_errors=True)
             return sources.download_codecommit(
-                self.runtime.state_dir, source["location"], self.build.source_version, self.src_dir
+                self.runtime.state_dir, source["location"], version, dest
             )
         if kind == "S3":
             return sources.download_s3_zip(
-                self.backend.account_id, source["location"], self.build.source_version, self.src_dir
+                self.backend.account_id, source["location"], version, dest
             )
-        if kind == "CODEPIPELINE":
+        if kind == "CODEPIPELINE" and dest == self.src_dir:
             return self._fetch_pipeline_inputs()
         raise sources.SourceError(f"source type {kind} is not supported by labkit's emulator")
 
