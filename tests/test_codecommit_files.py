@@ -138,6 +138,11 @@ def test_create_commit_and_differences(cc, repo):
     assert code_of(cc.get_differences, repositoryName=repo, afterCommitSpecifier="main",
                    afterPath="missing") == "PathDoesNotExistException"
 
+    history = cc.list_file_commit_history(repositoryName=repo, filePath="a.txt")["revisionDag"]
+    assert [v["commit"]["commitId"] for v in history] == [second["commitId"], first["commitId"]]
+    assert history[1]["revisionChildren"] == [second["commitId"]]
+    assert history[0]["blobId"] == second["filesUpdated"][0]["blobId"]
+
     batch = cc.batch_get_commits(repositoryName=repo, commitIds=[first["commitId"], "3" * 40])
     assert [c["commitId"] for c in batch["commits"]] == [first["commitId"]]
     assert batch["errors"][0]["commitId"] == "3" * 40

@@ -242,6 +242,26 @@ class FileStore:
             found.append(item)
         return found
 
+    def file_history(self, repo: Repository, specifier: str | None, path: str) -> list[dict]:
+        """ListFileCommitHistory: the commits that changed a file, each with its children among them."""
+        clean = normalise_path(path)
+        commit = self.backend.resolve_specifier(repo, specifier)
+        history = repo.git.commits_touching(commit, clean)
+        infos = {sha: repo.git.commit_info(sha) for sha in history}
+        children: dict[str, list[str]] = {sha: [] for sha in history}
+        for sha, info in infos.items():
+            for parent in info.parents:
+                if parent in children:
+                    children[parent].append(sha)
+        versions = []
+        for sha in history:
+            entry = repo.git.entry_at(sha, clean)
+            version = {"commit": commit_shape(infos[sha]), "path": clean, "revisionChildren": children[sha]}
+            if entry is not None:
+                version["blobId"] = entry.sha
+            versions.append(version)
+        return versions
+
 
 def commit_shape(info: CommitInfo) -> dict:
     return {"commitId": info.commit_id, "treeId": info.tree_id, "parents": info.parents,

@@ -180,6 +180,10 @@ class GitRepository:
                                   path.decode("utf-8", "replace")))
         return changes
 
+    def commits_touching(self, commit: str, path: str) -> list[str]:
+        """Commits reachable from `commit` that changed `path`, newest first."""
+        return self.git("rev-list", commit, "--", path).decode().split()
+
     def commits_between(self, exclude: str, include: str) -> int:
         return int(self.git("rev-list", "--count", include, f"^{exclude}").decode().strip())
 

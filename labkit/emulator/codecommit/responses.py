@@ -252,6 +252,14 @@ class CodeCommitResponses(JsonService):
                                "errorMessage": problem.message})
         return {"commits": commits, "errors": errors}
 
+    def list_file_commit_history(self, params, ctx):
+        repo = self._repo(params, ctx)
+        size = page_size(params.get("maxResults"), 100, 100)
+        history = FileStore(self._backend(ctx)).file_history(repo, params.get("commitSpecifier"),
+                                                             params["filePath"])
+        chunk, token = page(history, params.get("nextToken"), size)
+        return {"revisionDag": chunk, "nextToken": token}
+
     def get_differences(self, params, ctx):
         repo = self._repo(params, ctx)
         size = page_size(params.get("MaxResults"), DIFFERENCES_PAGE, 1000)
