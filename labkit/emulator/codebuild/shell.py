@@ -86,10 +86,17 @@ class ShellSession:
             self._start()
         self._count += 1
         script = self._dir / f"cmd-{self._count}.sh"
-        script.write_text(command + "\n", encoding="utf-8")
+        # xtrace (`set -x` by an earlier command) is paused around our own lines and resumed
+        # by the script's first line, so the log shows the command's trace and nothing else.
+        script.write_text(
+            "case $__lk_opts in *x*) set -x ;; esac\n" + command + "\n", encoding="utf-8"
+        )
         self._send(
-            f". {_quote(str(script))} </dev/null\n__lk_status=$?; __lk_save; "
-            f"printf '%s%s\\n' {self._marker} \"$__lk_status\"\n"
+            "{ __lk_opts=$-; set +x; } 2>/dev/null; "
+            f". {_quote(str(script))} </dev/null\n"
+            "{ __lk_status=$? __lk_opts=$-; set +x; } 2>/dev/null; __lk_save; "
+            f"printf '%s%s\\n' {self._marker} \"$__lk_status\"; "
+            "case $__lk_opts in *x*) set -x ;; esac\n"
         )
         while True:
             if should_stop():
@@ -146,7 +153,8 @@ class ShellSession:
         init.write_text(
             f"__lk_save() {{ export -p > {_quote(str(state))}.tmp 2>/dev/null && "
             f"mv -f {_quote(str(state))}.tmp {_quote(str(state))}; pwd > {_quote(str(cwd_file))}; }}\n"
-            f"__lk_on_exit() {{ __lk_status=$?; __lk_save; printf '%sX%s\\n' {self._marker} \"$__lk_status\"; }}\n"
+            f"__lk_on_exit() {{ {{ __lk_status=$?; set +x; }} 2>/dev/null; __lk_save; "
+            f"printf '%sX%s\\n' {self._marker} \"$__lk_status\"; }}\n"
             "trap __lk_on_exit EXIT\n",
             encoding="utf-8",
         )
@@ -206,6 +214,7 @@ class ShellSession:
                     continue
 
         marker = self._marker.encode()
+        keep = len(marker) + 16  # room for a marker and its status at the end of a line
         pending = b""
         stream = proc.stdout
         while True:
@@ -213,24 +222,24 @@ class ShellSession:
             if not chunk:
                 break
             pending += chunk
-            if not pending.endswith(b"\n") and len(pending) < MAX_LINE + len(marker) + 16:
+            # readline stops at a newline, so a marker can only sit in the last `keep` bytes:
+            # an endless line is cut into MAX_LINE pieces without ever splitting a marker.
+            while not pending.endswith(b"\n") and len(pending) >= MAX_LINE + keep:
+                put(("line", _text(pending[:MAX_LINE])))
+                pending = pending[MAX_LINE:]
+            if not pending.endswith(b"\n"):
                 continue
             line, pending = pending, b""
             at = line.find(marker)
-            if at >= 0:
-                before, status = line[:at], line[at + len(marker) :].strip()
-                if before:
-                    put(("line", _text(before)))
-                exiting = status.startswith(b"X")  # printed by the EXIT trap: the shell is ending
-                status = status.lstrip(b"X")
-                put(("exit" if exiting else "status", int(status) if status.isdigit() else 1))
-            elif line.endswith(b"\n"):
+            if at < 0:
                 put(("line", _text(line)))
-            else:
-                # An endless line: emit most of it, keep a tail in case a marker starts there.
-                keep = len(marker) + 16
-                put(("line", _text(line[:-keep])))
-                pending = line[-keep:]
+                continue
+            before, status = line[:at], line[at + len(marker) :].strip()
+            if before:
+                put(("line", _text(before)))
+            exiting = status.startswith(b"X")  # printed by the EXIT trap: the shell is ending
+            status = status.lstrip(b"X")
+            put(("exit" if exiting else "status", int(status) if status.isdigit() else 1))
         if pending:
             put(("line", _text(pending)))
         put(("eof", None))
