@@ -384,3 +384,23 @@ def test_comments_on_commits_replies_edits_and_deletion(cc, repo, reviewers):
     assert deleted["deleted"] is True and deleted["content"] == ""
     assert code_of(cc.get_comment, commentId=comment_id) == "CommentDeletedException"
     assert code_of(cc.get_comment, commentId="nope") == "CommentDoesNotExistException"
+
+
+def test_an_assumed_role_is_identified_by_its_session(aws, cc, repo):
+    creds = aws("sts").assume_role(RoleArn="arn:aws:iam::123456789012:role/CodeCommitReview",
+                                   RoleSessionName="reviewer-session")["Credentials"]
+    as_role = aws("codecommit", aws_access_key_id=creds["AccessKeyId"],
+                  aws_secret_access_key=creds["SecretAccessKey"], aws_session_token=creds["SessionToken"])
+    rule = json.dumps({"Version": "2018-11-08", "Statements": [{
+        "Type": "Approvers", "NumberOfApprovalsNeeded": 1,
+        "ApprovalPoolMembers": ["arn:aws:sts::123456789012:assumed-role/CodeCommitReview/*"]}]})
+    pr = open_pr(cc, repo)
+    cc.create_pull_request_approval_rule(pullRequestId=pr["pullRequestId"], approvalRuleName="reviewers",
+                                         approvalRuleContent=rule)
+    as_role.update_pull_request_approval_state(pullRequestId=pr["pullRequestId"], revisionId=pr["revisionId"],
+                                               approvalState="APPROVE")
+    [approval] = cc.get_pull_request_approval_states(pullRequestId=pr["pullRequestId"],
+                                                     revisionId=pr["revisionId"])["approvals"]
+    assert approval["userArn"] == "arn:aws:sts::123456789012:assumed-role/CodeCommitReview/reviewer-session"
+    assert cc.evaluate_pull_request_approval_rules(
+        pullRequestId=pr["pullRequestId"], revisionId=pr["revisionId"])["evaluation"]["approved"] is True

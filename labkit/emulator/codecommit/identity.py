@@ -1,4 +1,5 @@
-"""Who is calling: the IAM user that owns the request's access key in moto's IAM, or a default learner."""
+"""Who is calling: the IAM user or assumed role that owns the request's access key in moto, or a
+default learner."""
 
 from __future__ import annotations
 
@@ -10,8 +11,11 @@ DEFAULT_USER = "labkit-learner"
 def caller_arn(ctx: RequestContext) -> str:
     """The caller's ARN. Keys moto's IAM never issued (the dummy keys notebooks use) map to
     `arn:aws:iam::<account>:user/labkit-learner`, so approvals and authors stay meaningful."""
-    user = _user_for_key(ctx.account_id, ctx.access_key) if ctx.access_key else None
-    return user or default_arn(ctx.account_id)
+    if not ctx.access_key:
+        return default_arn(ctx.account_id)
+    return (_user_for_key(ctx.account_id, ctx.access_key)
+            or _role_for_key(ctx.account_id, ctx.access_key)
+            or default_arn(ctx.account_id))
 
 
 def default_arn(account_id: str) -> str:
@@ -33,3 +37,14 @@ def _user_for_key(account_id: str, access_key: str) -> str | None:
     except Exception:  # moto's internals moved: fall back to the default identity
         return None
     return None
+
+
+def _role_for_key(account_id: str, access_key: str) -> str | None:
+    """Temporary credentials from STS AssumeRole: arn:aws:sts::<account>:assumed-role/<role>/<session>."""
+    try:
+        from moto.sts.models import sts_backends
+
+        role = sts_backends[account_id]["aws"].get_assumed_role_from_access_key(access_key)
+        return role.arn if role else None
+    except Exception:  # moto's internals moved: fall back to the default identity
+        return None
