@@ -105,6 +105,10 @@ class ApprovalRuleTemplate:
         destinations = self.rule.get("DestinationReferences")
         return not destinations or destination_ref in destinations
 
+    def touch(self, caller: str) -> None:
+        self.modified = now()
+        self.last_modified_user = caller
+
     def to_dict(self) -> dict:
         return {"approvalRuleTemplateId": self.template_id, "approvalRuleTemplateName": self.name,
                 "approvalRuleTemplateDescription": self.description,
@@ -157,6 +161,39 @@ class TemplateBook:
                 f"({', '.join(sorted(in_use))}); disassociate it first.")
         del self.templates[name]
         return template.template_id
+
+    def update_content(self, name: str, content: str, expected_sha: str | None, caller: str) -> ApprovalRuleTemplate:
+        template = self.get(name)
+        if expected_sha and expected_sha != content_sha256(template.content):
+            raise exc.InvalidRuleContentSha256Exception(
+                "existingRuleContentSha256 does not match the template's current content; "
+                "get the template again and retry.")
+        parse_rule_content(content, exc.InvalidApprovalRuleTemplateContentException, allow_destinations=True)
+        template.content = content
+        template.touch(caller)
+        return template
+
+    def rename(self, old: str, new: str, caller: str) -> ApprovalRuleTemplate:
+        template = self.get(old)
+        check_template_name(new)
+        if new != old and new in self.templates:
+            raise exc.ApprovalRuleTemplateNameAlreadyExistsException(
+                f"An approval rule template named {new} already exists in this AWS Region.")
+        self.templates[new] = self.templates.pop(old)
+        template.name = new
+        for repo in self.backend.repositories.values():
+            repo.approval_templates = [new if n == old else n for n in repo.approval_templates]
+        template.touch(caller)
+        return template
+
+    def describe(self, name: str, description: str, caller: str) -> ApprovalRuleTemplate:
+        template = self.get(name)
+        if len(description) > 1000:
+            raise exc.InvalidApprovalRuleTemplateDescriptionException(
+                "The description of an approval rule template can be at most 1,000 characters.")
+        template.description = description
+        template.touch(caller)
+        return template
 
     def associate(self, name: str, repo: Repository) -> None:
         self.get(name)

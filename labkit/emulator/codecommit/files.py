@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 
 from labkit.emulator.codecommit import exceptions as exc
 from labkit.emulator.codecommit.git_repo import MODE_BITS, MODE_NAMES, SHA_PATTERN, CommitInfo
-from labkit.emulator.codecommit.models import CodeCommitBackend, Repository
+from labkit.emulator.codecommit.models import CodeCommitBackend, Repository, check_branch_name
 
 MAX_FILE_SIZE = 6 * 1024 * 1024  # AWS's limit for a file added through the API
 MAX_FILE_ENTRIES = 100
@@ -133,8 +133,6 @@ class FileStore:
 
     def _base_commit(self, repo: Repository, branch: str, parent: str | None) -> str | None:
         """The commit the new one builds on, enforcing AWS's parent commit rules."""
-        from labkit.emulator.codecommit.models import check_branch_name
-
         check_branch_name(branch)
         branches = repo.git.branches()
         tip = branches.get(branch)

@@ -443,52 +443,20 @@ class CodeCommitResponses(JsonService):
         return {"approvalRuleTemplateId": self._templates(ctx).delete(params["approvalRuleTemplateName"])}
 
     def update_approval_rule_template_content(self, params, ctx):
-        from labkit.emulator.codecommit.approvals import content_sha256, parse_rule_content
-
-        template = self._templates(ctx).get(params["approvalRuleTemplateName"])
-        expected = params.get("existingRuleContentSha256")
-        if expected and expected != content_sha256(template.content):
-            raise exc.InvalidApprovalRuleTemplateContentException(
-                "existingRuleContentSha256 does not match the template's current content; "
-                "get the template again and retry.")
-        parse_rule_content(params["newRuleContent"], exc.InvalidApprovalRuleTemplateContentException,
-                           allow_destinations=True)
-        template.content = params["newRuleContent"]
-        self._touch_template(template, ctx)
+        template = self._templates(ctx).update_content(
+            params["approvalRuleTemplateName"], params["newRuleContent"],
+            params.get("existingRuleContentSha256"), caller_arn(ctx))
         return {"approvalRuleTemplate": template.to_dict()}
 
     def update_approval_rule_template_name(self, params, ctx):
-        from labkit.emulator.codecommit.approvals import check_template_name
-
-        templates = self._templates(ctx)
-        old, new = params["oldApprovalRuleTemplateName"], params["newApprovalRuleTemplateName"]
-        template = templates.get(old)
-        check_template_name(new)
-        if new != old and new in templates.templates:
-            raise exc.ApprovalRuleTemplateNameAlreadyExistsException(
-                f"An approval rule template named {new} already exists in this AWS Region.")
-        templates.templates[new] = templates.templates.pop(old)
-        template.name = new
-        for repo in self._backend(ctx).repositories.values():
-            repo.approval_templates = [new if n == old else n for n in repo.approval_templates]
-        self._touch_template(template, ctx)
+        template = self._templates(ctx).rename(params["oldApprovalRuleTemplateName"],
+                                               params["newApprovalRuleTemplateName"], caller_arn(ctx))
         return {"approvalRuleTemplate": template.to_dict()}
 
     def update_approval_rule_template_description(self, params, ctx):
-        template = self._templates(ctx).get(params["approvalRuleTemplateName"])
-        description = params["approvalRuleTemplateDescription"]
-        if len(description) > 1000:
-            raise exc.InvalidApprovalRuleTemplateDescriptionException(
-                "The description of an approval rule template can be at most 1,000 characters.")
-        template.description = description
-        self._touch_template(template, ctx)
+        template = self._templates(ctx).describe(params["approvalRuleTemplateName"],
+                                                 params["approvalRuleTemplateDescription"], caller_arn(ctx))
         return {"approvalRuleTemplate": template.to_dict()}
-
-    def _touch_template(self, template, ctx) -> None:
-        from labkit.emulator.codecommit.models import now
-
-        template.modified = now()
-        template.last_modified_user = caller_arn(ctx)
 
     def associate_approval_rule_template_with_repository(self, params, ctx):
         self._templates(ctx).associate(params["approvalRuleTemplateName"], self._repo(params, ctx))
