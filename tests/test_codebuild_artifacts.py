@@ -423,3 +423,14 @@ def test_work_dirs_are_made_per_build(cb, aws, role, emulator):
     build = run(cb, name)
     work = Path(emulator.state_dir) / "codebuild" / name / build["id"].split(":")[1]
     assert (work / "src" / "here.txt").exists()
+
+
+def test_s3_source_version_variable_and_run_as_note(cb, aws, role, bucket):
+    buildspec = "version: 0.2\nrun-as: nobody\nphases:\n  build:\n    commands: [echo v=$CODEBUILD_SOURCE_VERSION]\n"
+    name = s3_project(cb, aws, role, bucket, {"buildspec.yml": buildspec})
+    build = run(cb, name)
+    assert build["buildStatus"] == "SUCCEEDED"
+    text = log_text(aws, build)
+    location = build["source"]["location"]
+    assert f"v=arn:aws:s3:::{location}" in text.splitlines()
+    assert "[labkit] run-as: nobody is ignored: commands run as the emulator's user." in text

@@ -47,6 +47,7 @@ class ReportSpec:
 class BuildSpec:
     version: str
     shell: str = "bash"
+    run_as: list[str] = field(default_factory=list)  # where `run-as` was asked for (not emulated)
     variables: dict[str, str] = field(default_factory=dict)
     parameter_store: dict[str, str] = field(default_factory=dict)
     secrets_manager: dict[str, str] = field(default_factory=dict)
@@ -180,6 +181,8 @@ class _Reader:
         if shell not in ("bash", "/bin/sh", "sh"):
             self.fail(f"Unsupported shell '{shell}': use bash or /bin/sh", "env", "shell")
         spec.shell = "sh" if shell in ("/bin/sh", "sh") else "bash"
+        if self.data.get("run-as"):
+            spec.run_as.append(f"run-as: {self.data['run-as']}")
         spec.variables = self._string_map(env.get("variables"), "env", "variables")
         spec.parameter_store = self._string_map(
             env.get("parameter-store"), "env", "parameter-store"
@@ -212,6 +215,8 @@ class _Reader:
             phase = PhaseSpec(name=name)
             phase.commands = self._strings(body.get("commands"), "phases", name, "commands")
             phase.finally_commands = self._strings(body.get("finally"), "phases", name, "finally")
+            if body.get("run-as"):
+                spec.run_as.append(f"phases.{name}.run-as: {body['run-as']}")
             phase.on_failure = str(body.get("on-failure", "ABORT"))
             if not _ON_FAILURE.match(phase.on_failure):
                 self.fail(

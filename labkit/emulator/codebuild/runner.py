@@ -296,6 +296,8 @@ class BuildRunner:
         except sources.SourceError as exc:
             raise PhaseFailed("CLIENT_ERROR", str(exc)) from None
         self.spec = self._load_buildspec(source)
+        for request in self.spec.run_as:
+            self.log.line(f"[labkit] {request} is ignored: commands run as the emulator's user.")
         for runtime_name, version in self.spec.phase("install").runtime_versions.items():
             self.log.container(
                 f"Selecting '{runtime_name}' runtime version '{version}' based on manual selections..."
@@ -438,7 +440,7 @@ class BuildRunner:
             "CODEBUILD_LOG_PATH": build.uuid,
             "CODEBUILD_PROJECT_ARN": project["arn"],
             "CODEBUILD_SOURCE_REPO_URL": project["source"].get("location", ""),
-            "CODEBUILD_SOURCE_VERSION": build.source_version or "",
+            "CODEBUILD_SOURCE_VERSION": build.source_version or _default_source_version(project),
             "CODEBUILD_RESOLVED_SOURCE_VERSION": build.resolved_source_version or "",
             "CODEBUILD_SRC_DIR": str(self.src_dir),
             "CODEBUILD_START_TIME": str(int(build.start_time.timestamp() * 1000)),
@@ -550,6 +552,14 @@ class BuildRunner:
             Uploader(self).run()
         except UploadFailed as exc:
             raise PhaseFailed(exc.status_code, exc.message) from None
+
+
+def _default_source_version(project: dict) -> str:
+    """What CodeBuild puts in CODEBUILD_SOURCE_VERSION when no version was asked for."""
+    source = project["source"]
+    if source["type"] == "S3":
+        return f"arn:aws:s3:::{source['location']}"
+    return ""
 
 
 def _retry_rule(on_failure: str) -> tuple[int, str | None]:
