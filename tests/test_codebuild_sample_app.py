@@ -156,3 +156,29 @@ def test_buildspec_syntax_error_fails_download_source(aws, project):
     context = phases(result)["DOWNLOAD_SOURCE"]["contexts"][0]
     assert context["statusCode"] == "YAML_FILE_ERROR" and "line" in context["message"]
     assert "INSTALL" not in phases(result)
+
+
+def test_codedeploy_installs_the_built_zip(aws, emulator, project):
+    """Done when: the zip CodeBuild made from CodeCommit is a revision CodeDeploy can install."""
+    from bundles import TRUST as CODEDEPLOY_TRUST
+    from bundles import Fleet, http_get
+
+    result = build(aws, project, "refs/heads/main")
+    assert result["buildStatus"] == "SUCCEEDED"
+    bucket, key = result["artifacts"]["location"].removeprefix("arn:aws:s3:::").split("/", 1)
+    role = aws("iam").create_role(
+        RoleName=f"cd-from-cb-{uuid.uuid4().hex[:6]}", AssumeRolePolicyDocument=CODEDEPLOY_TRUST
+    )["Role"]["Arn"]
+    fleet = Fleet(aws, emulator, 1)
+    try:
+        fleet.create_group(role)
+        revision = {
+            "revisionType": "S3",
+            "s3Location": {"bucket": bucket, "key": key, "bundleType": "zip"},
+        }
+        deployment = fleet.deploy_and_wait(revision)
+        assert deployment["status"] == "Succeeded", deployment
+        host = next(iter(fleet.hosts().values()))
+        assert http_get(host["url"] + "/")[1] == "Hello from CI/CD Pipeline v1.0.0!"
+    finally:
+        fleet.terminate()
