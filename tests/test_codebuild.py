@@ -537,9 +537,10 @@ def test_missing_parameter_or_secret_fails_before_commands(cb, aws, role):
         ),
     )
     build = run(cb, name)
-    assert phases(build)["PROVISIONING"]["phaseStatus"] == "FAILED"
-    assert context(build, "PROVISIONING")["statusCode"] == "Secrets Manager Error"
-    assert "ResourceNotFoundException" in context(build, "PROVISIONING")["message"]
+    assert phases(build)["DOWNLOAD_SOURCE"]["phaseStatus"] == "FAILED"
+    assert context(build, "DOWNLOAD_SOURCE")["statusCode"] == "Secrets Manager Error"
+    assert "ResourceNotFoundException" in context(build, "DOWNLOAD_SOURCE")["message"]
+    assert "never" not in log_text(aws, build).splitlines()
 
 
 def test_timeout_and_stop_end_every_process(cb, aws, role, emulator):

@@ -95,11 +95,9 @@ class BuildRunner:
         self.spec: BuildSpec | None = None
         self.session: ShellSession | None = None
         self.env: dict[str, str] = {}
-        self.secrets: list[str] = []
         self.failed = False  # a phase has failed: CODEBUILD_BUILD_SUCCEEDING=0 from now on
         self.spawned_pids: list[int] = []
         self.secondary_dirs: dict[str, str] = {}  # CODEBUILD_SRC_DIR_<name> of pipeline inputs
-        self.project_values: dict[str, str] = {}
         self.started = time.monotonic()
         self.deadline = self.started + build.project["timeoutInMinutes"] * 60
         self.log = BuildLog(
@@ -178,7 +176,7 @@ class BuildRunner:
         """FINALIZING and COMPLETED: end processes, record the outcome, tell the world."""
         self._begin_phase("FINALIZING")
         self._end_session()
-        self._end_phase("SUCCEEDED")
+        self._end_phase("SUCCEEDED", quiet=True)
         status = next(
             (
                 p["phaseStatus"]
@@ -221,14 +219,19 @@ class BuildRunner:
             self._mark_failed()
             self._end_phase(failure.status, failure.status_code, failure.message)
             raise
-        self._end_phase("SUCCEEDED")
+        self._end_phase("SUCCEEDED", quiet=phase_type == "PROVISIONING")
 
     def _begin_phase(self, phase_type: str) -> None:
         with self.backend.lock:
             self.build.phases.append({"phaseType": phase_type, "startTime": utcnow()})
             self.build.current_phase = phase_type
-        if phase_type not in ("SUBMITTED", "QUEUED"):
+        # The container's log starts at DOWNLOAD_SOURCE and ends with UPLOAD_ARTIFACTS, as on AWS.
+        if phase_type in COMMAND_PHASES or phase_type == "UPLOAD_ARTIFACTS":
             self.log.container(f"Entering phase {phase_type}")
+        elif phase_type == "DOWNLOAD_SOURCE":
+            self.log.container("Waiting for agent ping")
+            self.log.container("Waiting for DOWNLOAD_SOURCE")
+            self.log.container("Phase is DOWNLOAD_SOURCE")
 
     def _end_phase(
         self, status: str, status_code: str = "", message: str = "", quiet: bool = False
@@ -264,28 +267,6 @@ class BuildRunner:
     def _provision(self) -> None:
         for sub in ("src", "home", "tmp", "session"):
             (self.work_dir / sub).mkdir(parents=True, exist_ok=True)
-        project_vars = self.project["environment"].get("environmentVariables", [])
-        try:
-            resolved = environment.resolve(
-                self.backend.account_id,
-                self.backend.region,
-                [*project_vars, *self.variables_override],
-            )
-        except environment.VariableError as exc:
-            raise PhaseFailed(exc.status_code, exc.message) from None
-        self.log.add_secrets(resolved.secrets)
-        self.secrets += resolved.secrets
-        self.project_values = resolved.values
-        if TIMEOUT_SECONDS_VARIABLE in resolved.values:
-            try:
-                seconds = float(resolved.values[TIMEOUT_SECONDS_VARIABLE])
-                self.deadline = self.started + seconds
-                self.log.line(
-                    f"[labkit] {TIMEOUT_SECONDS_VARIABLE}={seconds:g}: this build times out "
-                    f"after {seconds:g} seconds instead of {self.project['timeoutInMinutes']} minutes."
-                )
-            except ValueError:
-                pass
 
     # --- DOWNLOAD_SOURCE -------------------------------------------------------------------
     def _download_source(self) -> None:
@@ -298,6 +279,7 @@ class BuildRunner:
         self.spec = self._load_buildspec(source)
         for request in self.spec.run_as:
             self.log.line(f"[labkit] {request} is ignored: commands run as the emulator's user.")
+        self._resolve_variables()
         for runtime_name, version in self.spec.phase("install").runtime_versions.items():
             self.log.container(
                 f"Selecting '{runtime_name}' runtime version '{version}' based on manual selections..."
@@ -307,31 +289,53 @@ class BuildRunner:
             )
             if problem:
                 raise PhaseFailed("YAML_FILE_ERROR", problem)
-        try:
-            resolved = environment.resolve(
-                self.backend.account_id,
-                self.backend.region,
-                environment.buildspec_variables(self.spec),
-            )
-        except environment.VariableError as exc:
-            raise PhaseFailed(exc.status_code, exc.message) from None
-        self.log.add_secrets(resolved.secrets)
-        self.secrets += resolved.secrets
-        self.env = self._base_env()
-        self.env.update(resolved.values)  # buildspec < project < StartBuild
-        self.env.update(self.project_values)
-        self.env.update(self._codebuild_variables())
         self.cache = BuildCache(
             self.project.get("cache") or {},
             account_id=self.backend.account_id,
             project=self.build.project_name,
             local_dir=self.runtime.dir("codebuild") / self.build.project_name / "_cache",
         )
-        if self.cache.enabled and self.spec.cache_paths:
+        self.log.container(f"Moving to directory {self.src_dir}")
+        if not (self.cache.enabled and self.spec.cache_paths):
+            self.log.container("Cache is not defined in the buildspec")
+        else:
             try:
                 self.log.container(self.cache.restore(self.src_dir))
             except Exception as exc:  # a damaged cache must not fail the build; AWS ignores it too
                 self.log.container(f"Unable to restore cache: {exc}")
+        self.log.container("Registering with agent")
+        self.log.container(f"Phases found in YAML: {len(self.spec.phases)}")
+        for name, phase in self.spec.phases.items():
+            self.log.container(f" {name.upper()}: {len(phase.commands)} commands")
+
+    def _resolve_variables(self) -> None:
+        """Variables in DOWNLOAD_SOURCE, as CodeBuild does: buildspec < project < StartBuild."""
+        self.log.container("Processing environment variables")
+        listed = [
+            *environment.buildspec_variables(self.spec),
+            *self.project["environment"].get("environmentVariables", []),
+            *self.variables_override,
+        ]
+        if any(v.get("type") == "PARAMETER_STORE" for v in listed):
+            self.log.container("Decrypting parameter store environment variables")
+        try:
+            resolved = environment.resolve(self.backend.account_id, self.backend.region, listed)
+        except environment.VariableError as exc:
+            raise PhaseFailed(exc.status_code, exc.message) from None
+        self.log.add_secrets(resolved.secrets)
+        self.env = self._base_env()
+        self.env.update(resolved.values)
+        self.env.update(self._codebuild_variables())
+        if TIMEOUT_SECONDS_VARIABLE in resolved.values:
+            try:
+                seconds = float(resolved.values[TIMEOUT_SECONDS_VARIABLE])
+            except ValueError:
+                return
+            self.deadline = self.started + seconds
+            self.log.line(
+                f"[labkit] {TIMEOUT_SECONDS_VARIABLE}={seconds:g}: this build times out "
+                f"after {seconds:g} seconds instead of {self.project['timeoutInMinutes']} minutes."
+            )
 
     def _fetch_source(self, source: dict) -> str | None:
         """The primary source into CODEBUILD_SRC_DIR, each secondary one into its own folder."""
@@ -393,14 +397,17 @@ class BuildRunner:
         ).strip() or "buildspec.yml"
         if "\n" in text_or_path or re.match(r"^\s*version\s*:", text_or_path):
             text = text_or_path
-            self.log.container("YAML location is the project's inline buildspec")
+            # CodeBuild keeps an inline buildspec in a read-only folder of the container.
+            inline = self.work_dir / "readonly" / "buildspec.yml"
+            inline.parent.mkdir(parents=True, exist_ok=True)
+            inline.write_text(text, encoding="utf-8")
+            self.log.container(f"YAML location is {inline}")
         else:
             path = self.src_dir / text_or_path
             self.log.container(f"YAML location is {path}")
             if not path.is_file():
                 raise PhaseFailed("YAML_FILE_ERROR", f"stat {path}: no such file or directory")
             text = path.read_text(encoding="utf-8", errors="replace")
-        self.log.container("Processing environment variables")
         try:
             return parse_buildspec(text)
         except BuildspecError as exc:
@@ -505,7 +512,9 @@ class BuildRunner:
                     f"has {host}; the build uses the host's {runtime_name} {host}."
                 )
             else:
-                self.log.container(f'Running command echo "Using {runtime_name} {host}"')
+                self.log.line(
+                    f"[labkit] {runtime_name} {version}: this machine's {runtime_name} {host}"
+                )
 
     def _shell(self) -> ShellSession:
         if self.session is None:
