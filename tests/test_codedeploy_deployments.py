@@ -344,3 +344,47 @@ def test_port_taken_by_another_process_is_reported(emulator, fleet, upload):
     log = (emulator.state_dir / "hosts" / one.ids[0] /
            "opt/codedeploy-agent/deployment-root/deployment-logs/codedeploy-agent-deployments.log").read_text()
     assert f"port {port} of this host is taken" in log
+
+
+def test_alarm_stops_the_deployment_and_starts_a_rollback(aws, fleet, upload):
+    cw, cd = aws("cloudwatch"), aws("codedeploy")
+    alarm = f"errors-{uuid.uuid4().hex[:6]}"
+    cw.put_metric_alarm(AlarmName=alarm, Namespace="MyApp", MetricName="Errors", Statistic="Maximum",
+                        Period=10, EvaluationPeriods=1, Threshold=1,
+                        ComparisonOperator="GreaterThanOrEqualToThreshold")
+    two = fleet(2, alarmConfiguration={"enabled": True, "alarms": [{"name": alarm}]},
+                autoRollbackConfiguration={"enabled": True, "events": ["DEPLOYMENT_STOP_ON_ALARM"]})
+    assert two.deploy_and_wait(upload(bundle()))["status"] == "Succeeded"
+    slow = "#!/bin/bash\nsleep 3\n"
+    deployment_id = two.deploy(upload(bundle("  BeforeInstall:\n    - location: scripts/slow.sh\n",
+                                             extra={"scripts/slow.sh": (slow, 0o755)})))
+    cw.put_metric_data(Namespace="MyApp", MetricData=[{"MetricName": "Errors", "Value": 5}])
+    info = wait_for_deployment(cd, deployment_id)
+    assert info["status"] == "Stopped"
+    assert info["errorInformation"]["code"] == "ALARM_ACTIVE"
+    assert alarm in info["errorInformation"]["message"]
+    rollback = wait_for_deployment(cd, info["rollbackInfo"]["rollbackDeploymentId"])
+    assert rollback["rollbackInfo"]["rollbackTriggeringDeploymentId"] == deployment_id
+    assert rollback["creator"] == "codeDeployRollback"
+
+
+def test_auto_scaling_group_instances_are_targets(aws, fleet, upload):
+    asg, ec2 = aws("autoscaling"), aws("ec2")
+    name = f"asg-{uuid.uuid4().hex[:6]}"
+    template = ec2.create_launch_template(LaunchTemplateName=name, LaunchTemplateData={
+        "ImageId": "ami-12c6146b", "InstanceType": "t3.micro"})["LaunchTemplate"]["LaunchTemplateId"]
+    subnet = ec2.describe_subnets()["Subnets"][0]["SubnetId"]
+    asg.create_auto_scaling_group(AutoScalingGroupName=name, MinSize=0, MaxSize=2, DesiredCapacity=2,
+                                  LaunchTemplate={"LaunchTemplateId": template}, VPCZoneIdentifier=subnet)
+    instance_ids = sorted(i["InstanceId"] for i in asg.describe_auto_scaling_groups(
+        AutoScalingGroupNames=[name])["AutoScalingGroups"][0]["Instances"])
+    try:
+        group = fleet(1, autoScalingGroups=[name])
+        info = group.deploy_and_wait(upload(bundle()), deploymentConfigName="CodeDeployDefault.AllAtOnce")
+        assert info["status"] == "Succeeded", info
+        assert set(group.targets(info["deploymentId"])) == {*group.ids, *instance_ids}
+        described = aws("codedeploy").get_deployment_group(applicationName=group.app, deploymentGroupName="dev")
+        assert described["deploymentGroupInfo"]["autoScalingGroups"] == [{"name": name}]
+    finally:
+        asg.delete_auto_scaling_group(AutoScalingGroupName=name, ForceDelete=True)
+        ec2.terminate_instances(InstanceIds=instance_ids)

@@ -93,7 +93,10 @@ def moto_lab(monkeypatch):
     with mock_aws():
         session = boto3.Session(aws_access_key_id="testing", aws_secret_access_key="testing",
                                 region_name="us-east-1")
-        yield Lab(LabConfig(backend="aws", region="us-east-1", prefix="lk-test"), session)
+        # moto's account is declared a sandbox, as a learner declares theirs.
+        config = LabConfig(backend="aws", region="us-east-1", prefix="lk-test",
+                           sandbox_accounts=("123456789012",))
+        yield Lab(config, session)
 
 
 def test_aws_path_launches_al2023_with_profile_and_user_data(moto_lab):

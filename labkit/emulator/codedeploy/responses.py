@@ -29,9 +29,17 @@ class CodeDeployResponses(JsonService):
         self.backends = RegionalBackends(CodeDeployBackend)
         self.hosts = HostRegistry(runtime)
         self.codedeploy = CodeDeployService(runtime, self.backends, self.hosts)
-        runtime.on_reset(self.backends.reset)
-        runtime.on_reset(self.hosts.reset)
+        runtime.on_reset(self._reset)
         self.hosts.start_poller()
+
+    def _reset(self) -> None:
+        # Deployments in flight must not start more hooks on hosts that are being cleared.
+        for backend in self.backends:
+            with backend.lock:
+                for deployment in backend.deployments.values():
+                    deployment.job.stop_requested.set()
+        self.backends.reset()
+        self.hosts.reset()
 
     def _backend(self, ctx) -> CodeDeployBackend:
         return self.backends.get(ctx.account_id, ctx.region)
