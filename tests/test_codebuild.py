@@ -380,7 +380,7 @@ def test_on_failure_continue_finally_and_retry(cb, aws, role):
     [
         (
             "version: 0.2\nphases:\n  build:\n    commands:\n      - echo ok\n     - bad indent\n",
-            "yaml: line",
+            "at line 6",
         ),
         (
             "version: 0.3\nphases:\n  build:\n    commands: [echo]\n",

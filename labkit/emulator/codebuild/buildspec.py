@@ -70,7 +70,8 @@ def parse_buildspec(text: str) -> BuildSpec:
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line = mark.line + 1 if mark else 1
-        raise BuildspecError(f"yaml: line {line}: {exc.problem or exc.context}") from None
+        # CodeBuild words it as "<problem> at line N", e.g. "did not find expected key at line 7".
+        raise BuildspecError(f"{exc.problem or exc.context} at line {line}") from None
     except yaml.YAMLError as exc:
         raise BuildspecError(f"yaml: {exc}") from None
     if not isinstance(data, dict):
