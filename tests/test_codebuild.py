@@ -736,3 +736,24 @@ def test_log_is_written_while_the_build_runs(cb, aws, role):
     assert cb.batch_get_builds(ids=[build_id])["builds"][0]["buildComplete"] is False
     cb.stop_build(id=build_id)
     assert wait_for(cb, build_id)["buildStatus"] == "STOPPED"
+
+
+def test_logs_config_group_stream_prefix_and_disabled(cb, aws, role):
+    spec = "version: 0.2\nphases:\n  build:\n    commands: [echo custom-log]\n"
+    group = f"/custom/{uuid.uuid4().hex[:6]}"
+    name = inline_project(
+        cb,
+        role,
+        spec,
+        logsConfig={
+            "cloudWatchLogs": {"status": "ENABLED", "groupName": group, "streamName": "builds"}
+        },
+    )
+    build = run(cb, name)
+    assert build["logs"]["groupName"] == group
+    assert build["logs"]["streamName"] == f"builds/{build['id'].split(':')[1]}"
+    assert "custom-log" in log_text(aws, build).splitlines()
+    quiet = inline_project(cb, role, spec, logsConfig={"cloudWatchLogs": {"status": "DISABLED"}})
+    build = run(cb, quiet)
+    assert build["buildStatus"] == "SUCCEEDED" and "groupName" not in build["logs"]
+    assert build["logs"]["cloudWatchLogs"]["status"] == "DISABLED"
