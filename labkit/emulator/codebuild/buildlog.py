@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import threading
-import time
 from datetime import datetime, timezone
 
 from labkit.emulator.codebuild import aws_actions
@@ -19,8 +18,20 @@ class BuildLog:
         self._buffer: list[dict] = []
         self._lock = threading.Lock()
         self.lines_written = 0
-        if group and stream:
-            aws_actions.ensure_log_stream(account_id, region, group, stream)
+
+    def open(self) -> str | None:
+        """Create the log group (if new) and the build's stream; return a problem, if any.
+
+        Called on the build's own thread, so StartBuild never fails half-way on a log problem.
+        """
+        if not (self.group and self.stream):
+            return None
+        try:
+            aws_actions.ensure_log_stream(self.account_id, self.region, self.group, self.stream)
+        except Exception as exc:
+            self.group = None  # the build still runs; it just has no CloudWatch log
+            return str(exc) or type(exc).__name__
+        return None
 
     def add_secrets(self, values: list[str]) -> None:
         # Longest first, so a secret that contains another is masked whole.
@@ -50,8 +61,8 @@ class BuildLog:
                 self.account_id, self.region, self.group, self.stream, events
             )
             self.lines_written += len(events)
-        except Exception:  # a deleted log group must not break the build; AWS drops them too
-            time.sleep(0)
+        except Exception:  # a deleted log group must not break the build; the lines are dropped
+            pass
 
 
 def log_location(project: dict, build, region: str, account: str) -> tuple[str | None, str | None]:

@@ -115,16 +115,21 @@ class CodeBuildResponses(JsonService):
         if pipeline and pipeline.inputs:
             source_version = pipeline.inputs[0].get("revision") or source_version
         build = backend.new_build(project, source_version, initiator)
-        runner = BuildRunner(
-            self.runtime,
-            backend,
-            build,
-            params.get("environmentVariablesOverride", []),
-            params.get("buildspecOverride"),
-            pipeline,
-        )
+        try:
+            runner = BuildRunner(
+                self.runtime,
+                backend,
+                build,
+                params.get("environmentVariablesOverride", []),
+                params.get("buildspecOverride"),
+                pipeline,
+            )
+            runner.start()
+        except Exception:
+            with backend.lock:  # nothing half-created: a build that never started is not listed
+                backend.builds.pop(build.id, None)
+            raise
         self.runners[build.id] = runner
-        runner.start()
         return build
 
     def _with_overrides(self, project: dict, params: dict, account_id: str) -> dict:

@@ -133,6 +133,9 @@ class BuildRunner:
             self._finish()
 
     def _run_phases(self) -> None:
+        problem = self.log.open()
+        if problem:
+            log.warning("build %s has no CloudWatch log: %s", self.build.id, problem)
         self.notify.state_change()
         self.log.container("Running on CodeBuild On-demand")
         self.log.line(
