@@ -205,3 +205,30 @@ def test_unknown_deployment_ids(aws):
         cd.get_deployment(deploymentId="nonsense")
     assert error_code(err) == "InvalidDeploymentIdException"
     assert cd.batch_get_deployments(deploymentIds=["d-AAAAAAAAA"])["deploymentsInfo"] == []
+
+
+def test_aws_cli_push_registers_a_revision(aws, emulator, app, tmp_path):
+    """`aws deploy push` zips a folder, uploads it to S3 and registers the revision."""
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    source = tmp_path / "src"
+    source.mkdir()
+    (source / "appspec.yml").write_text("version: 0.0\nos: linux\n")
+    bucket = f"cli-{uuid.uuid4().hex[:8]}"
+    aws("s3").create_bucket(Bucket=bucket)
+    env = {**os.environ, "AWS_ENDPOINT_URL": emulator.url, "AWS_DEFAULT_REGION": "us-east-1"}
+    cli = Path(sys.executable).parent / "aws"
+    result = subprocess.run([str(cli), "deploy", "push", "--application-name", app,
+                             "--s3-location", f"s3://{bucket}/app.zip", "--source", str(source),
+                             "--description", "pushed by the CLI"],
+                            env=env, capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    assert "create-deployment" in result.stdout
+    revisions = aws("codedeploy").list_application_revisions(applicationName=app)["revisions"]
+    assert revisions[0]["s3Location"]["bucket"] == bucket
+    assert revisions[0]["s3Location"]["bundleType"] == "zip"
+    info = aws("codedeploy").get_application_revision(applicationName=app, revision=revisions[0])
+    assert info["revisionInfo"]["description"] == "pushed by the CLI"

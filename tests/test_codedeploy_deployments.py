@@ -388,3 +388,18 @@ def test_auto_scaling_group_instances_are_targets(aws, fleet, upload):
     finally:
         asg.delete_auto_scaling_group(AutoScalingGroupName=name, ForceDelete=True)
         ec2.terminate_instances(InstanceIds=instance_ids)
+
+
+@pytest.mark.parametrize("failing, status, overview", [
+    (-1, "Succeeded", {"Succeeded": 2, "Failed": 1, "Skipped": 0}),
+    (0, "Failed", {"Succeeded": 0, "Failed": 1, "Skipped": 2}),
+])
+def test_one_at_a_time_forgives_only_the_last_host(fleet, upload, failing, status, overview):
+    three = fleet(3)
+    victim = three.ids[failing]
+    check = f"#!/bin/bash\n[[ \"$LABKIT_HOST_ROOT\" != *{victim} ]] || {{ echo unlucky >&2; exit 1; }}\n"
+    info = three.deploy_and_wait(upload(bundle("  ValidateService:\n    - location: scripts/check.sh\n",
+                                               extra={"scripts/check.sh": (check, 0o755)})))
+    assert info["status"] == status
+    assert {k: info["deploymentOverview"][k] for k in overview} == overview
+    assert three.targets(info["deploymentId"])[victim]["status"] == "Failed"

@@ -9,7 +9,6 @@ import shutil
 import subprocess
 import threading
 import time
-from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -18,6 +17,7 @@ import psutil
 from labkit.emulator.codedeploy import revisions
 from labkit.emulator.codedeploy.appspec import AppSpec, AppSpecError, Script, load_appspec
 from labkit.emulator.codedeploy.hosts import Host, HostRegistry
+from labkit.emulator.codedeploy.models import DeploymentJob
 from labkit.emulator.codedeploy.records import Diagnostics, TargetRecord, now
 from labkit.procs import end_process_tree, pid_alive
 
@@ -31,25 +31,6 @@ ARCHIVES_KEPT = 5  # the agent keeps the last five revisions per deployment grou
 # Events that run scripts from the appspec (DownloadBundle and Install are the agent's own work).
 SCRIPT_EVENTS = ("ApplicationStop", "BeforeInstall", "AfterInstall", "ApplicationStart",
                  "ValidateService")
-
-
-@dataclass
-class DeploymentJob:
-    """What every host of one deployment needs to know."""
-
-    deployment_id: str
-    account_id: str
-    region: str
-    application_name: str
-    group_name: str
-    group_id: str
-    s3_location: dict
-    bundle_type: str
-    file_exists_behavior: str | None
-    ignore_application_stop_failures: bool
-    stop_requested: threading.Event = field(default_factory=threading.Event)
-    # StopDeployment's autoRollbackEnabled: None leaves it to the group's settings.
-    rollback_on_stop: bool | None = None
 
 
 class StepFailed(Exception):

@@ -14,7 +14,7 @@ from labkit.emulator.codedeploy.models import (
     CodeDeployBackend,
     Deployment,
 )
-from labkit.emulator.codedeploy.records import now
+from labkit.emulator.codedeploy.records import Diagnostics, now
 
 log = logging.getLogger("labkit.emulator.codedeploy.engine")
 
@@ -107,7 +107,7 @@ class DeploymentEngine:
         total = len(order)
         batch_size, minimum = config.plan(total)
         if batch_size <= 0:
-            self._skip_all(backend, deployment)
+            self._skip_pending(backend, deployment)
             self._finish(backend, deployment, "Failed", {
                 "code": "HEALTH_CONSTRAINTS_INVALID",
                 "message": f"The deployment failed because the deployment configuration "
@@ -172,8 +172,6 @@ class DeploymentEngine:
         host: Host | None = self.hosts.get(instance_id)
         self.service.send_instance_event(backend, deployment, instance_id, "START")
         if host is None or not host.is_live:
-            from labkit.emulator.codedeploy.records import Diagnostics
-
             with backend.lock:
                 target.set_status("InProgress")
                 first = target.event("DownloadBundle")
@@ -199,7 +197,6 @@ class DeploymentEngine:
                     target.skip_pending()
                     target.set_status("Skipped")
 
-    _skip_all = _skip_pending
 
     def _finish(self, backend: CodeDeployBackend, deployment: Deployment, status: str,
                 error: dict | None, rollback_event: str | None = None) -> None:

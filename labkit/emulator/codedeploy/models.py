@@ -12,7 +12,6 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from labkit.emulator.codedeploy import exceptions as errors
-from labkit.emulator.codedeploy.agent import DeploymentJob
 from labkit.emulator.codedeploy.records import TargetRecord, now
 
 NAME_LIMIT = 100
@@ -36,6 +35,25 @@ HEALTH_CONSTRAINTS_MESSAGE = (
     "The overall deployment failed because too many individual instances failed deployment, "
     "too few healthy instances are available for deployment, or some instances in your "
     "deployment group are experiencing problems.")
+
+
+@dataclass
+class DeploymentJob:
+    """What every host of one deployment needs to know."""
+
+    deployment_id: str
+    account_id: str
+    region: str
+    application_name: str
+    group_name: str
+    group_id: str
+    s3_location: dict
+    bundle_type: str
+    file_exists_behavior: str | None
+    ignore_application_stop_failures: bool
+    stop_requested: threading.Event = field(default_factory=threading.Event)
+    # StopDeployment's autoRollbackEnabled: None leaves it to the group's settings.
+    rollback_on_stop: bool | None = None
 
 
 @dataclass

@@ -177,7 +177,7 @@ class CodeDeployResponses(JsonService):
     def register_application_revision(self, params, ctx):
         backend = self._backend(ctx)
         app = backend.application(params.get("applicationName"))
-        revision = self.codedeploy._check_revision(params.get("revision"))
+        revision = self.codedeploy.check_revision(params.get("revision"))
         backend.register_revision(app.name, revision, params.get("description"))
         return {}
 
@@ -199,7 +199,7 @@ class CodeDeployResponses(JsonService):
     def _revision(self, backend: CodeDeployBackend, application: str, location: dict | None):
         if not location:
             raise errors.RevisionRequiredException("The revision must be specified.")
-        record = backend.find_revision(application, self.codedeploy._check_revision(location))
+        record = backend.find_revision(application, self.codedeploy.check_revision(location))
         if record is None:
             raise errors.RevisionDoesNotExistException(
                 f"No application revision found for revision {location}")

@@ -4,6 +4,7 @@ deployments created and rolled back, events sent to the shared event bridge."""
 from __future__ import annotations
 
 import copy
+import logging
 
 from labkit.emulator.codedeploy import exceptions as errors
 from labkit.emulator.codedeploy import revisions
@@ -19,6 +20,7 @@ from labkit.emulator.codedeploy.models import (
 from labkit.emulator.codedeploy.records import TargetRecord, now
 from labkit.emulator.json_api import NotEmulatedException
 
+log = logging.getLogger("labkit.emulator.codedeploy")
 MAX_ALARMS = 10
 ROLLBACK_EVENTS = ("DEPLOYMENT_FAILURE", "DEPLOYMENT_STOP_ON_ALARM", "DEPLOYMENT_STOP_ON_REQUEST")
 
@@ -113,7 +115,7 @@ class CodeDeployService:
             raise errors.DeploymentGroupNameRequiredException(
                 "The deployment group name must be specified for an EC2/on-premises deployment.")
         group = backend.group(application, params["deploymentGroupName"])
-        revision = self._check_revision(params.get("revision"))
+        revision = self.check_revision(params.get("revision"))
         config_name = params.get("deploymentConfigName") or group.settings.get(
             "deploymentConfigName") or "CodeDeployDefault.OneAtATime"
         backend.config(config_name)
@@ -141,7 +143,7 @@ class CodeDeployService:
         self.engine.start(backend, deployment)
         return deployment
 
-    def _check_revision(self, revision: dict | None) -> dict:
+    def check_revision(self, revision: dict | None) -> dict:
         if not revision:
             raise errors.RevisionRequiredException("The revision must be specified.")
         kind = revision.get("revisionType")
@@ -240,10 +242,7 @@ class CodeDeployService:
             self.runtime.events.put_event(backend.account_id, backend.region, "aws.codedeploy",
                                           detail_type, detail, resources)
         except Exception:  # events are a side channel: a broken rule must not break a deployment
-            import logging
-
-            logging.getLogger("labkit.emulator.codedeploy").warning(
-                "could not send %s", detail_type, exc_info=True)
+            log.warning("could not send %s", detail_type, exc_info=True)
 
 
 def _check_tag_filter(tag_filter: dict) -> None:
