@@ -9,11 +9,13 @@ import traceback
 from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
 
 from labkit import __version__
+from labkit.emulator import metric_filters
 from labkit.emulator.codebuild.responses import CodeBuildResponses
 from labkit.emulator.codecommit.responses import CodeCommitResponses
 from labkit.emulator.codedeploy.responses import CodeDeployResponses
 from labkit.emulator.codepipeline.responses import CodePipelineResponses
 from labkit.emulator.context import RequestContext
+from labkit.emulator.cost_explorer import CostExplorer
 from labkit.emulator.json_api import AWSError, JsonService
 from labkit.emulator.runtime import EmulatorRuntime
 from labkit.statedir import clear_run_dirs
@@ -32,6 +34,9 @@ class EmulatorApp:
             self.services[service.target_prefix] = service
             runtime.services[service.service_name] = service
         self.moto_app = DomainDispatcherApplication(create_backend_app)
+        # Cost Explorer's GetCostAndUsage prices the emulator's measured usage; moto serves the rest.
+        self.cost_explorer = CostExplorer(runtime)
+        metric_filters.install()  # moto stores CloudWatch Logs metric filters; these apply them
         # The CodeCommit service provides the git smart HTTP app once it serves repositories.
         codecommit = next(s for s in self.services.values() if s.service_name == "codecommit")
         self.git_app = getattr(codecommit, "git_app", None)
@@ -54,6 +59,8 @@ class EmulatorApp:
             service = self.services.get(prefix)
             if service is not None:
                 return self._owned(service, operation, environ, start_response)
+            if target == "AWSInsightsIndexService.GetCostAndUsage":
+                return self._owned(self.cost_explorer, operation, environ, start_response)
             if target == "AWSEvents.PutEvents":
                 return self._put_events(environ, start_response)
             return self._moto(environ, start_response)

@@ -1,0 +1,97 @@
+"""Cost Explorer's GetCostAndUsage as a DataFrame, and its chart. Locally the emulator prices the
+usage it measured; on AWS it is the account's bill, which lags about a day."""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+from pathlib import Path
+
+import pandas as pd
+from matplotlib.figure import Figure
+
+AWS_LAG_NOTE = (
+    "Cost Explorer data on AWS lags about 24 hours: today's builds appear tomorrow, "
+    "and the current month's figures are estimates."
+)
+
+
+def cost_and_usage(
+    lab,
+    start: date | None = None,
+    end: date | None = None,
+    granularity: str = "DAILY",
+    group_by: str | None = "SERVICE",
+    metric: str = "UnblendedCost",
+) -> pd.DataFrame:
+    """One row per period and group: start, end, group, amount, unit, estimated.
+    Defaults: the last 7 days up to tomorrow (End is exclusive)."""
+    end = end or date.today() + timedelta(days=1)
+    start = start or end - timedelta(days=7)
+    params = {
+        "TimePeriod": {"Start": start.isoformat(), "End": end.isoformat()},
+        "Granularity": granularity,
+        "Metrics": [metric],
+    }
+    if group_by:
+        params["GroupBy"] = [{"Type": "DIMENSION", "Key": group_by}]
+    ce = lab.client("ce")
+    rows = []
+    while True:
+        page = ce.get_cost_and_usage(**params)
+        for result in page.get("ResultsByTime", []):
+            period = result["TimePeriod"]
+            common = {
+                "start": period["Start"],
+                "end": period["End"],
+                "estimated": result.get("Estimated", False),
+            }
+            groups = result.get("Groups") or []
+            if not group_by:
+                total = result.get("Total", {}).get(metric, {"Amount": "0", "Unit": "USD"})
+                groups = [{"Keys": ["Total"], "Metrics": {metric: total}}]
+            for group in groups:
+                amount = group["Metrics"][metric]
+                rows.append(
+                    {
+                        **common,
+                        "group": " / ".join(group["Keys"]),
+                        "amount": float(amount["Amount"]),
+                        "unit": amount["Unit"],
+                    }
+                )
+        if not page.get("NextPageToken"):
+            break
+        params["NextPageToken"] = page["NextPageToken"]
+    frame = pd.DataFrame(rows, columns=["start", "end", "group", "amount", "unit", "estimated"])
+    frame["start"] = pd.to_datetime(frame["start"])
+    frame["end"] = pd.to_datetime(frame["end"])
+    frame.attrs["note"] = (
+        AWS_LAG_NOTE
+        if lab.backend == "aws"
+        else ("Local backend: the emulator prices the usage it measured with labkit's price table.")
+    )
+    return frame
+
+
+def cost_chart(frame: pd.DataFrame, save: str | Path | None = None) -> Figure:
+    """Cost per period stacked by group (service)."""
+    table = frame.pivot_table(
+        index="start", columns="group", values="amount", aggfunc="sum", fill_value=0.0
+    )
+    figure = Figure(figsize=(max(6, 0.7 * len(table) + 3), 4))
+    ax = figure.add_subplot()
+    labels = [d.strftime("%m-%d") for d in table.index]
+    bottom = pd.Series(0.0, index=table.index)
+    for group in table.columns:
+        ax.bar(labels, table[group], bottom=bottom, label=group)
+        bottom += table[group]
+    unit = frame["unit"].iloc[0] if not frame.empty else "USD"
+    ax.set_title("Cost per day by service" if len(table.columns) else "No cost in this window")
+    ax.set_xlabel("day (UTC)")
+    ax.set_ylabel(f"cost ({unit})")
+    if len(table.columns):
+        ax.legend(fontsize="small")
+    figure.tight_layout()
+    if save:
+        figure.savefig(save, dpi=120)
+    return figure

@@ -1,0 +1,535 @@
+"""labkit.observe on the fixture emulator after real work: builds (one failing), a V2 pipeline run
+approved and one rejected, a CodeDeploy deployment; metrics, history, charts, logs, alarms,
+dashboards, the pipeline-events metric filter, measured usage and Cost Explorer."""
+
+from __future__ import annotations
+
+import json
+import os
+import textwrap
+import uuid
+import warnings
+from datetime import date, datetime, timedelta, timezone
+
+import matplotlib
+import pytest
+from bundles import TRUST as CODEDEPLOY_TRUST
+from bundles import Fleet, s3_revision, tgz_files
+from pipeline_helpers import (
+    approval,
+    declaration,
+    latest_execution_id,
+    make_bucket,
+    make_role,
+    s3_deploy,
+    s3_source,
+    unique,
+    wait_for,
+    wait_for_approval_token,
+    wait_for_execution,
+    zip_bytes,
+)
+
+import labkit
+from labkit import metering, prices
+from labkit.observe import (
+    alarms,
+    charts,
+    cost_explorer,
+    costs,
+    dashboards,
+    history,
+    logs,
+    metrics,
+    pipeline_events,
+)
+
+matplotlib.use("Agg")
+
+BUILDSPEC = textwrap.dedent("""\
+    version: 0.2
+    phases:
+      install:
+        commands:
+          - echo installing
+      pre_build:
+        commands:
+          - echo "pre-build for $LABEL"
+      build:
+        commands:
+          - echo "ERROR-MARKER build says hello $LABEL"
+          - test "$FAIL" != 1
+""")
+HOOK = "#!/bin/bash\necho \"$LIFECYCLE_EVENT ran\"\n"
+APPSPEC = """version: 0.0
+os: linux
+files:
+  - source: /payload
+    destination: /srv/observe
+hooks:
+  AfterInstall:
+    - location: scripts/hook.sh
+      timeout: 30
+"""
+
+
+def run_builds(aws, project: str, overrides: list[dict]) -> list[dict]:
+    cb = aws("codebuild")
+    ids = [cb.start_build(projectName=project, environmentVariablesOverride=env)["build"]["id"]
+           for env in overrides]
+
+    def done():
+        builds = cb.batch_get_builds(ids=ids)["builds"]
+        return builds if all(b["buildComplete"] for b in builds) else None
+
+    return wait_for(done, 60, what="the builds to finish")
+
+
+@pytest.fixture(scope="module")
+def lab_env(emulator):
+    """A Lab for the whole module; the environment connect() changes is restored after."""
+    saved = dict(os.environ)
+    os.environ["LABKIT_STATE_DIR"] = str(emulator.state_dir)
+    try:
+        yield labkit.connect(backend="local", port=emulator.port, state_dir=emulator.state_dir,
+                             prefix=f"obs{uuid.uuid4().hex[:6]}")
+    finally:
+        os.environ.clear()
+        os.environ.update(saved)
+
+
+@pytest.fixture(scope="module")
+def activity(aws, emulator, lab_env):
+    """Everything the module measures, made once: 3 builds (1 fails, the last with a cache), a
+    pipeline whose first run is approved and second rejected, and one deployment."""
+    lab = lab_env
+    began = datetime.now(timezone.utc) - timedelta(seconds=1)
+    # CodeBuild: two plain builds (one fails), then one with a LOCAL cache.
+    role = make_role(aws, service="codebuild.amazonaws.com")
+    project = unique("obs-build")
+    aws("codebuild").create_project(
+        name=project, source={"type": "NO_SOURCE", "buildspec": BUILDSPEC},
+        artifacts={"type": "NO_ARTIFACTS"}, serviceRole=role,
+        environment={"type": "LINUX_CONTAINER", "image": "aws/codebuild/standard:7.0",
+                     "computeType": "BUILD_GENERAL1_SMALL"})
+    plain = run_builds(aws, project, [[{"name": "LABEL", "value": "one"}],
+                                      [{"name": "LABEL", "value": "two"},
+                                       {"name": "FAIL", "value": "1"}]])
+    aws("codebuild").update_project(name=project, cache={"type": "LOCAL",
+                                                         "modes": ["LOCAL_CUSTOM_CACHE"]})
+    cached = run_builds(aws, project, [[{"name": "LABEL", "value": "three"}]])
+
+    # CodePipeline V2: events routed to logs and the alarm exist before it runs.
+    cp = aws("codepipeline")
+    pipeline = unique("obs-pipe")
+    routed = pipeline_events.route_pipeline_events(lab, [pipeline])
+    topic = aws("sns").create_topic(Name=unique("obs-alarms"))["TopicArn"]
+    alarm = alarms.failed_pipeline_alarm(lab, pipeline, topic)
+    source = make_bucket(aws)
+    aws("s3").put_object(Bucket=source, Key="source.zip", Body=zip_bytes({"index.html": "v1"}))
+    cp.create_pipeline(pipeline={**declaration(
+        pipeline, make_role(aws), make_bucket(aws),
+        [("Source", [s3_source(source)]), ("Approval", [approval()]),
+         ("Deploy", [s3_deploy(make_bucket(aws, versioned=False))])]),
+        "pipelineType": "V2"})
+    first = latest_execution_id(cp, pipeline)
+    token = wait_for_approval_token(cp, pipeline, "Approval", "Approve", first)
+    cp.put_approval_result(pipelineName=pipeline, stageName="Approval", actionName="Approve",
+                           result={"status": "Approved", "summary": "ok"}, token=token)
+    assert wait_for_execution(cp, pipeline, first) == "Succeeded"
+    second = cp.start_pipeline_execution(name=pipeline)["pipelineExecutionId"]
+    token = wait_for_approval_token(cp, pipeline, "Approval", "Approve", second)
+    cp.put_approval_result(pipelineName=pipeline, stageName="Approval", actionName="Approve",
+                           result={"status": "Rejected", "summary": "no"}, token=token)
+    assert wait_for_execution(cp, pipeline, second) == "Failed"
+
+    # CodeDeploy: one instance, one small revision.
+    fleet = Fleet(aws, emulator, 1)
+    deploy_role = aws("iam").create_role(RoleName=unique("obs-deploy"),
+                                         AssumeRolePolicyDocument=CODEDEPLOY_TRUST)["Role"]["Arn"]
+    fleet.create_group(deploy_role)
+    bucket = make_bucket(aws, versioned=False)
+    revision = s3_revision(aws("s3"), bucket, "rev/observe.tgz", tgz_files({
+        "appspec.yml": (APPSPEC, 0o644), "payload/index.html": ("hi\n", 0o644),
+        "scripts/hook.sh": (HOOK, 0o755)}), "tgz")
+    deployment = fleet.deploy_and_wait(revision)
+    assert deployment["status"] == "Succeeded", deployment
+    yield {"lab": lab, "project": project, "builds": plain + cached, "pipeline": pipeline,
+           "executions": (first, second), "alarm": alarm, "routed": routed,
+           "application": fleet.app, "deployment": deployment, "fleet": fleet, "began": began}
+    fleet.terminate()
+
+
+@pytest.fixture
+def no_warnings():
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        yield
+
+
+# --- metrics ---------------------------------------------------------------------------------
+
+
+def test_build_metrics_equal_what_the_builds_measured(activity):
+    frame = metrics.build_metrics(activity["lab"], activity["project"])
+    assert list(frame.columns) == metrics.COLUMNS
+    totals = frame[frame["stat"] == "Sum"].groupby("metric")["value"].sum()
+    assert totals["Builds"] == 3 and totals["SucceededBuilds"] == 2 and totals["FailedBuilds"] == 1
+    durations = frame[frame["metric"] == "Duration"]
+    builds = activity["builds"]
+    measured = [(b["endTime"] - b["startTime"]).total_seconds() for b in builds]
+    # One datapoint per minute holds the average of that minute's builds.
+    assert min(measured) - 0.01 <= durations["value"].min() <= durations["value"].max() <= max(measured) + 0.01
+    assert {"InstallDuration", "BuildDuration", "PreBuildDuration"} <= set(frame["metric"])
+    assert (frame["dimensions"] == f"ProjectName={activity['project']}").all()
+
+
+def test_metrics_one_series_and_empty_window(activity):
+    lab = activity["lab"]
+    frame = metrics.metrics(lab, "AWS/CodeBuild", "Builds", {"ProjectName": activity["project"]},
+                            stat="SampleCount", period=300)
+    assert frame["value"].sum() == 3 and set(frame["metric"]) == {"Builds"}
+    old = datetime.now(timezone.utc) - timedelta(days=3)
+    empty = metrics.metrics(lab, "AWS/CodeBuild", "Builds", {"ProjectName": activity["project"]},
+                            start=old, end=old + timedelta(hours=1))
+    assert empty.empty and list(empty.columns) == metrics.COLUMNS
+
+
+def test_pipeline_metrics_use_the_real_names(activity):
+    frame = metrics.pipeline_metrics(activity["lab"], activity["pipeline"])
+    assert set(frame["metric"]) == {"PipelineDuration", "FailedPipelineExecutions"}
+    assert frame[frame["metric"] == "FailedPipelineExecutions"]["value"].sum() == 1
+    cp_history = history.pipeline_history(activity["lab"], activity["pipeline"])
+    longest = cp_history[cp_history["kind"] == "execution"]["duration_s"].max()
+    assert frame[frame["metric"] == "PipelineDuration"]["value"].max() <= longest + 1
+
+
+# --- history ------------------------------------------------------------------------------------
+
+
+def test_build_history_phases_add_up_to_the_build(activity):
+    frame = history.build_history(activity["lab"], activity["project"])
+    assert set(history.COLUMNS) <= set(frame.columns)
+    builds = frame[frame["kind"] == "build"]
+    assert list(builds["number"]) == [1, 2, 3]
+    assert sorted(builds["status"]) == ["FAILED", "SUCCEEDED", "SUCCEEDED"]
+    assert list(builds["cache"]) == ["NO_CACHE", "NO_CACHE", "LOCAL"]
+    for build_id, phases in frame[frame["kind"] == "phase"].groupby("id"):
+        total = builds[builds["id"] == build_id]["duration_s"].iloc[0]
+        span = (phases["end"].max() - phases["start"].min()).total_seconds()
+        # Phases follow one another without gaps, inside the build's start and end (the
+        # emulator's SUBMITTED may start a little after the build's startTime).
+        assert phases["duration_s"].sum() == pytest.approx(span, abs=0.01)
+        assert span <= total + 0.001
+        assert phases["name"].iloc[0] == "SUBMITTED" and "COMPLETED" not in set(phases["name"])
+    failed = builds[builds["status"] == "FAILED"]["id"].iloc[0]
+    phase_status = frame[(frame["id"] == failed) & (frame["kind"] == "phase")].set_index("name")["status"]
+    assert phase_status["BUILD"] == "FAILED" and phase_status["INSTALL"] == "SUCCEEDED"
+    api = {b["id"]: b for b in activity["builds"]}
+    for row in builds.itertuples():
+        assert row.duration_s == pytest.approx(
+            (api[row.id]["endTime"] - api[row.id]["startTime"]).total_seconds(), abs=0.01)
+
+
+def test_pipeline_history_executions_stages_actions(activity):
+    frame = history.pipeline_history(activity["lab"], activity["pipeline"])
+    first, second = activity["executions"]
+    runs = frame[frame["kind"] == "execution"].set_index("id")
+    assert runs.loc[first, "status"] == "Succeeded" and runs.loc[second, "status"] == "Failed"
+    stages = frame[(frame["kind"] == "stage") & (frame["id"] == first)]
+    assert list(stages["name"]) == ["Source", "Approval", "Deploy"]
+    assert (stages["status"] == "Succeeded").all()
+    rejected = frame[(frame["kind"] == "action") & (frame["id"] == second)].set_index("name")
+    assert rejected.loc["Approve", "status"] == "Failed"
+    assert "Deploy" not in rejected.index
+    actions = frame[frame["kind"] == "action"]
+    assert set(actions["category"]) == {"Source", "Approval", "Deploy"}
+    assert (actions["duration_s"] >= 0).all()
+    for execution, part in frame[frame["kind"] != "execution"].groupby("id"):
+        run = runs.loc[execution]
+        assert part["start"].min() >= run["start"] - timedelta(seconds=1)
+
+
+def test_deployment_history_lifecycle_events_per_host(activity):
+    frame = history.deployment_history(activity["lab"], activity["application"])
+    deployment = activity["deployment"]
+    rows = frame[frame["kind"] == "deployment"]
+    assert list(rows["id"]) == [deployment["deploymentId"]]
+    assert rows["status"].iloc[0] == "Succeeded" and rows["group"].iloc[0] == "dev"
+    events = frame[frame["kind"] == "event"]
+    assert set(events["host"]) == set(activity["fleet"].ids)
+    statuses = events.set_index("name")["status"]
+    assert statuses["AfterInstall"] == "Succeeded" and statuses["ApplicationStop"] == "Skipped"
+    assert "Install" in set(events["name"]) and len(events) == 13
+
+
+# --- charts -------------------------------------------------------------------------------------
+
+
+def test_charts_render_without_warnings_with_the_expected_bars(activity, tmp_path, no_warnings):
+    lab = activity["lab"]
+    builds = history.build_history(lab, activity["project"])
+    figure = charts.build_phases_chart(builds, save=tmp_path / "phases.png")
+    ax = figure.axes[0]
+    phases = builds[builds["kind"] == "phase"]["name"].nunique()
+    assert len(ax.containers) == phases and all(len(c) == 3 for c in ax.containers)
+    assert "seconds" in ax.get_ylabel() and (tmp_path / "phases.png").stat().st_size > 1000
+
+    outcomes = charts.outcomes_chart(builds).axes[0]
+    assert sum(bar.get_height() for c in outcomes.containers for bar in c) == 3
+    assert {t.get_text() for t in outcomes.get_legend().get_texts()} == {"failed", "succeeded"}
+
+    runs = history.pipeline_history(lab, activity["pipeline"])
+    gantt = charts.pipeline_timeline(runs, save=tmp_path / "pipeline.png").axes[0]
+    drawn = runs[runs["kind"].isin(["stage", "action"])]
+    assert len(gantt.get_yticklabels()) == len(drawn)
+    assert sum(len(c) for c in gantt.containers if len(c)) == len(drawn)
+
+    deploys = history.deployment_history(lab, activity["application"])
+    timeline = charts.deployment_timeline(deploys).axes[0]
+    ran = deploys[(deploys["kind"] == "event") & deploys["start"].notna()]
+    assert len(timeline.get_yticklabels()) == len(ran) and 0 < len(ran) < 13  # Skipped: no times
+
+    cache = charts.cache_effect_chart(builds).axes[0]
+    assert [len(c) for c in cache.containers] == [2, 1]
+    assert "INSTALL" in cache.get_title()
+
+    frame = metrics.build_metrics(lab, activity["project"], names=("Builds", "Duration"))
+    lines = charts.metric_chart(frame).axes[0]
+    assert len(lines.get_lines()) == 2
+
+
+def test_charts_of_nothing_say_so(no_warnings):
+    empty = history._frame([], ["number", "compute_type", "cache", "initiator", "reported_s"])
+    figure = charts.build_phases_chart(empty)
+    assert "No finished builds" in figure.axes[0].texts[0].get_text()
+
+
+# --- logs ---------------------------------------------------------------------------------------
+
+
+def test_search_logs_and_tail_a_build(activity):
+    lab = activity["lab"]
+    group = f"/aws/codebuild/{activity['project']}"
+    # The command line is logged too ("Running command echo ..."): exclude it.
+    found = logs.search_logs(lab, group, "ERROR-MARKER -Running", since=activity["began"])
+    assert list(found.columns) == ["timestamp", "stream", "message"]
+    assert len(found) == 3 and found["message"].str.contains("build says hello").all()
+    build = activity["builds"][0]
+    lines: list[str] = []
+    printed = logs.tail_build(lab, build["id"], timeout=30, out=lines.append)
+    assert printed == lines and any("build says hello one" in line for line in lines)
+    assert build["logs"]["streamName"] in set(found["stream"])
+
+
+def test_insights_query_local_evaluation_says_so(activity, capsys):
+    lab = activity["lab"]
+    group = f"/aws/codebuild/{activity['project']}"
+    frame = logs.insights(lab, group, "fields @timestamp, @message | filter @message like /hello (one|two|three)/ "
+                          "| stats count(*) as lines by @logStream", start=activity["began"])
+    assert list(frame.columns) == ["@logStream", "lines"] and frame["lines"].sum() == 3
+    assert "Evaluated locally" in frame.attrs["note"] and "Evaluated locally" in capsys.readouterr().out
+    remote = logs.insights(lab, group, "fields @timestamp, @message | sort @timestamp desc | limit 5",
+                           start=activity["began"])
+    assert remote.attrs["note"].startswith("Logs Insights") and len(remote) == 5
+    assert {"@timestamp", "@message"} <= set(remote.columns)
+
+
+def test_insights_evaluator_matches_aws_semantics():
+    import pandas as pd
+
+    events = pd.DataFrame({
+        "timestamp": pd.to_datetime([1, 2, 3], unit="s", utc=True),
+        "stream": ["a", "a", "b"],
+        "message": [json.dumps({"detail": {"state": "FAILED", "stage": "Build"}, "n": 2}),
+                    json.dumps({"detail": {"state": "SUCCEEDED", "stage": "Build"}, "n": 4}),
+                    "plain text line"]})
+    stats = logs.evaluate("filter detail.stage = 'Build' | stats avg(n) as mean, count(*) by "
+                          "detail.state | sort mean asc", events)
+    assert stats.to_dict("records") == [{"detail.state": "FAILED", "mean": 2.0, "count(*)": 1},
+                                        {"detail.state": "SUCCEEDED", "mean": 4.0, "count(*)": 1}]
+    newest = logs.evaluate("fields @message | limit 1", events)
+    assert newest["@message"].tolist() == ["plain text line"]
+    with pytest.raises(ValueError, match="does not know 'parse'"):
+        logs.evaluate("parse @message 'x*' as y", events)
+
+
+# --- alarms, events to metrics, dashboards -----------------------------------------------------
+
+
+def test_failed_run_sets_the_alarm_off(activity):
+    state = alarms.wait_for_alarm(activity["lab"], activity["alarm"], "ALARM", timeout=30, poll=0.2)
+    assert "Threshold Crossed" in state["StateReason"]
+    with pytest.raises(LookupError):
+        alarms.alarm_state(activity["lab"], "no-such-alarm")
+
+
+def test_pipeline_events_become_success_metrics_and_stage_durations(activity):
+    lab, routed, pipeline = activity["lab"], activity["routed"], activity["pipeline"]
+
+    def successes():
+        return metrics.metrics(lab, routed["namespace"], "SucceededPipelineExecutions",
+                               {"PipelineName": pipeline})
+
+    wait_for(lambda: successes()["value"].sum() >= 1, 10, what="the success metric")
+    frame = successes()
+    assert frame["value"].sum() == 1  # one succeeded, one failed
+    stages = metrics.metrics(lab, routed["namespace"], "SucceededStageExecutions",
+                             {"PipelineName": pipeline})
+    assert stages["value"].sum() == 4  # Source, Approval, Deploy, then Source again
+    events = pipeline_events.logged_events(lab, routed["group"])
+    durations = pipeline_events.stage_durations(events)
+    first, second = activity["executions"]
+    mine = durations[durations["execution_id"] == first].set_index("stage")
+    assert set(mine.index) == {"Source", "Approval", "Deploy"} and (mine["state"] == "SUCCEEDED").all()
+    assert durations[durations["execution_id"] == second].set_index("stage").loc[
+        "Approval", "state"] == "FAILED"
+    assert (durations["duration_s"] >= 0).all()
+
+
+def test_dashboard_put_and_rendered_locally(activity, no_warnings):
+    lab = activity["lab"]
+    widgets = dashboards.course_widgets(lab, activity["project"], activity["pipeline"],
+                                        activity["routed"]["namespace"])
+    name = lab.name("course")
+    answer = dashboards.put_dashboard(lab, name, widgets)
+    assert answer["DashboardValidationMessages"] == []
+    stored = json.loads(lab.client("cloudwatch").get_dashboard(DashboardName=name)["DashboardBody"])
+    assert len(stored["widgets"]) == 5
+    figure = dashboards.render_dashboard(lab, name)
+    assert len(figure.axes) == 5
+    drawn = {ax.get_title(): len(ax.get_lines()) for ax in figure.axes}
+    assert drawn["Builds succeeded and failed"] == 2 and drawn["Failed pipeline executions"] == 1
+
+
+# --- usage and Cost Explorer ---------------------------------------------------------------------
+
+
+def test_measured_usage_agrees_with_the_apis(activity):
+    lab = activity["lab"]
+    usage = costs.measure_usage(lab, start=activity["began"])
+    assert list(usage.columns) == ["day", "service", "usage_type", "quantity", "resource"]
+    minutes = usage[(usage["resource"] == activity["project"])]
+    assert set(minutes["usage_type"]) == {"Build-Min:general1.small"}
+    expected = sum(prices.billed_minutes((b["endTime"] - b["startTime"]).total_seconds())
+                   for b in activity["builds"])
+    assert minutes["quantity"].sum() == expected == 3  # each build is under a minute
+    pipeline = usage[usage["resource"] == activity["pipeline"]]
+    assert set(pipeline["usage_type"]) == {"ActionExecutionMinute"}
+    # V2: Source and Deploy of the first run, Source of the second; approvals are free.
+    assert pipeline["quantity"].sum() == 3
+    deploys = usage[usage["resource"] == activity["application"]]
+    assert deploys["usage_type"].tolist() == ["EC2InstanceUpdate"] and deploys["quantity"].sum() == 1
+    assert usage[usage["service"] == prices.S3]["quantity"].sum() > 0
+    assert usage[usage["usage_type"] == "DataProcessing-Bytes"]["quantity"].sum() > 0
+    estimate = costs.estimate(usage)
+    assert estimate.iloc[-1]["service"] == "Total"
+    assert estimate.iloc[-1]["cost_with_free_tier"] <= estimate.iloc[-1]["cost_without_free_tier"]
+
+
+def test_cost_explorer_prices_the_measured_usage(activity, aws, no_warnings):
+    lab = activity["lab"]
+    today = datetime.now(timezone.utc).date()
+    frame = cost_explorer.cost_and_usage(lab, today - timedelta(days=2), today + timedelta(days=1))
+    assert list(frame.columns) == ["start", "end", "group", "amount", "unit", "estimated"]
+    assert "emulator prices" in frame.attrs["note"]
+    todays = frame[frame["start"].dt.date == today].set_index("group")
+    assert {prices.CODEBUILD, prices.CODEPIPELINE, prices.CODEDEPLOY, prices.S3} <= set(todays.index)
+    assert (frame["unit"] == "USD").all() and todays.loc[prices.CODEDEPLOY, "amount"] == 0
+    # Priced from the same measured usage as labkit's estimate, day by day, free tier applied.
+    start = datetime(today.year, today.month, today.day, tzinfo=timezone.utc)
+    rows = metering.priced([r for r in metering.measure(_call(lab), start, start + timedelta(days=1))])
+    assert todays["amount"].sum() == pytest.approx(sum(r["cost_after_free_tier"] for r in rows), abs=1e-6)
+    chart = cost_explorer.cost_chart(frame).axes[0]
+    assert len(chart.containers) == frame["group"].nunique()
+
+    total = cost_explorer.cost_and_usage(lab, today, today + timedelta(days=1), group_by=None,
+                                         metric="UsageQuantity")
+    assert total["group"].tolist() == ["Total"] and total["unit"].iloc[0] == "N/A"
+    monthly = aws("ce").get_cost_and_usage(
+        TimePeriod={"Start": today.replace(day=1).isoformat(),
+                    "End": (today + timedelta(days=1)).isoformat()},
+        Granularity="MONTHLY", Metrics=["UnblendedCost", "BlendedCost"])
+    assert len(monthly["ResultsByTime"]) == 1 and monthly["ResultsByTime"][0]["Estimated"] is True
+
+
+def _call(lab):
+    from botocore import xform_name
+
+    return lambda service, op, params: getattr(lab.client(service), xform_name(op))(**params)
+
+
+@pytest.mark.parametrize("params, words", [
+    ({"TimePeriod": {"Start": "2026-01-02", "End": "2026-01-01"}, "Granularity": "DAILY",
+      "Metrics": ["UnblendedCost"]}, "Start date must be before End date"),
+    ({"TimePeriod": {"Start": "2026-01-01", "End": "2026-01-02"}, "Granularity": "DAILY",
+      "Metrics": ["Dollars"]}, "not valid"),
+    ({"TimePeriod": {"Start": "2026-01-01", "End": "2026-01-02"}, "Granularity": "DAILY",
+      "Metrics": ["UnblendedCost"], "GroupBy": [{"Type": "TAG", "Key": "team"}]}, "not emulated"),
+    ({"TimePeriod": {"Start": "yesterday", "End": "2026-01-02"}, "Granularity": "DAILY",
+      "Metrics": ["UnblendedCost"]}, "YYYY-MM-DD"),
+])
+def test_cost_explorer_refuses_bad_requests(aws, params, words):
+    from botocore.exceptions import ClientError
+
+    with pytest.raises(ClientError) as caught:
+        aws("ce").get_cost_and_usage(**params)
+    assert caught.value.response["Error"]["Code"] == "ValidationException"
+    assert words in caught.value.response["Error"]["Message"]
+
+
+def test_cost_explorer_outside_any_usage_is_zero(aws):
+    answer = aws("ce").get_cost_and_usage(
+        TimePeriod={"Start": "2020-01-01", "End": "2020-01-03"}, Granularity="DAILY",
+        Metrics=["UnblendedCost"], GroupBy=[{"Type": "DIMENSION", "Key": "SERVICE"}])
+    assert [r["Groups"] for r in answer["ResultsByTime"]] == [[], []]
+    assert answer["GroupDefinitions"] == [{"Type": "DIMENSION", "Key": "SERVICE"}]
+    assert date.fromisoformat(answer["ResultsByTime"][1]["TimePeriod"]["End"]) == date(2020, 1, 3)
+
+
+# --- the emulator's filter patterns through the API -----------------------------------------
+
+
+def test_metric_filters_apply_to_put_log_events_and_filter_log_events_reads_patterns(aws):
+    logs_client, group = aws("logs"), f"/labkit/test/{uuid.uuid4().hex[:8]}"
+    namespace = f"Test/{uuid.uuid4().hex[:6]}"
+    logs_client.create_log_group(logGroupName=group)
+    logs_client.create_log_stream(logGroupName=group, logStreamName="s")
+    logs_client.put_metric_filter(
+        logGroupName=group, filterName="slow", filterPattern="{ $.latency > 100 }",
+        metricTransformations=[{"metricName": "SlowRequests", "metricNamespace": namespace,
+                                "metricValue": "$.latency", "unit": "Milliseconds",
+                                "dimensions": {"Route": "$.route"}}])
+    logs_client.put_metric_filter(
+        logGroupName=group, filterName="errors", filterPattern="ERROR",
+        metricTransformations=[{"metricName": "Errors", "metricNamespace": namespace,
+                                "metricValue": "1", "defaultValue": 0}])
+    now = int(datetime.now(timezone.utc).timestamp() * 1000)
+    messages = [{"route": "/a", "latency": 150}, {"route": "/b", "latency": 20},
+                {"route": "/a", "latency": 250}]
+    logs_client.put_log_events(logGroupName=group, logStreamName="s", logEvents=[
+        {"timestamp": now + i, "message": json.dumps(m)} for i, m in enumerate(messages)])
+    logs_client.put_log_events(logGroupName=group, logStreamName="s", logEvents=[
+        {"timestamp": now + 10, "message": "ERROR disk full"}])
+
+    cloudwatch = aws("cloudwatch")
+    start = datetime.now(timezone.utc) - timedelta(minutes=5)
+    end = datetime.now(timezone.utc) + timedelta(minutes=5)
+    stats = cloudwatch.get_metric_statistics(
+        Namespace=namespace, MetricName="SlowRequests", Dimensions=[{"Name": "Route", "Value": "/a"}],
+        StartTime=start, EndTime=end, Period=600, Statistics=["Sum", "SampleCount"])
+    assert stats["Datapoints"][0]["Sum"] == 400 and stats["Datapoints"][0]["SampleCount"] == 2
+    errors = cloudwatch.get_metric_statistics(Namespace=namespace, MetricName="Errors",
+                                              StartTime=start, EndTime=end, Period=600,
+                                              Statistics=["Sum", "SampleCount"])["Datapoints"][0]
+    # The JSON batch had no ERROR (default value 0 once), the second batch one ERROR.
+    assert errors["Sum"] == 1 and errors["SampleCount"] == 2
+
+    found = logs_client.filter_log_events(logGroupName=group, filterPattern='{ $.route = "/a" }')
+    assert [json.loads(e["message"])["latency"] for e in found["events"]] == [150, 250]
+    plain = logs_client.filter_log_events(logGroupName=group, filterPattern="ERROR -disk")
+    assert plain["events"] == []
+    from botocore.exceptions import ClientError
+
+    with pytest.raises(ClientError, match="Invalid filter pattern"):
+        logs_client.filter_log_events(logGroupName=group, filterPattern="{ $.route = ")
