@@ -757,3 +757,32 @@ def test_logs_config_group_stream_prefix_and_disabled(cb, aws, role):
     build = run(cb, quiet)
     assert build["buildStatus"] == "SUCCEEDED" and "groupName" not in build["logs"]
     assert build["logs"]["cloudWatchLogs"]["status"] == "DISABLED"
+
+
+def test_builds_beyond_the_machine_limit_wait_in_queued(cb, aws, role):
+    name = inline_project(cb, role, "version: 0.2\nphases:\n  build:\n    commands: [sleep 1]\n")
+    ids = [cb.start_build(projectName=name)["build"]["id"] for _ in range(6)]  # limit: 4 at once
+    seen_queued = False
+    deadline = time.monotonic() + 30
+    while not seen_queued and time.monotonic() < deadline:
+        builds = cb.batch_get_builds(ids=ids)["builds"]
+        seen_queued = any(b["currentPhase"] == "QUEUED" for b in builds)
+        time.sleep(0.02)
+    assert seen_queued
+    assert [wait_for(cb, i)["buildStatus"] for i in ids] == ["SUCCEEDED"] * 6
+
+
+def test_project_concurrent_build_limit(cb, aws, role):
+    name = inline_project(
+        cb,
+        role,
+        "version: 0.2\nphases:\n  build:\n    commands: [sleep 30]\n",
+        concurrentBuildLimit=1,
+    )
+    first = cb.start_build(projectName=name)["build"]["id"]
+    with pytest.raises(ClientError) as err:
+        cb.start_build(projectName=name)
+    assert err.value.response["Error"]["Code"] == "AccountLimitExceededException"
+    cb.stop_build(id=first)
+    assert wait_for(cb, first)["buildStatus"] == "STOPPED"
+    assert cb.batch_get_builds(ids=[first])["builds"][0]["phases"][-1]["phaseType"] == "COMPLETED"

@@ -7,7 +7,11 @@ import copy
 from labkit.emulator.backends import RegionalBackends
 from labkit.emulator.codebuild import aws_actions
 from labkit.emulator.codebuild import projects as project_rules
-from labkit.emulator.codebuild.exceptions import InvalidInputException, ResourceNotFoundException
+from labkit.emulator.codebuild.exceptions import (
+    AccountLimitExceededException,
+    InvalidInputException,
+    ResourceNotFoundException,
+)
 from labkit.emulator.codebuild.models import Build, CodeBuildBackend
 from labkit.emulator.codebuild.runner import BuildRunner, PipelineContext
 from labkit.emulator.json_api import JsonService
@@ -79,6 +83,18 @@ class CodeBuildResponses(JsonService):
                 "override the source type (sourceTypeOverride) to start one directly"
             )
         build_project = self._with_overrides(project, params, ctx.account_id)
+        limit = project.get("concurrentBuildLimit")
+        if limit:
+            with backend.lock:
+                running = sum(
+                    1
+                    for b in backend.builds.values()
+                    if b.project_name == project["name"] and not b.complete
+                )
+            if running >= limit:
+                raise AccountLimitExceededException(
+                    f"Cannot have more than {limit} active builds for the project {project['name']}"
+                )
         initiator = aws_actions.initiator_for(ctx.account_id, ctx.access_key)
         build = self._launch(backend, build_project, params, initiator, None)
         with backend.lock:  # the build's thread is already changing it

@@ -36,7 +36,7 @@ from labkit.emulator.codebuild.events import BuildNotifier
 from labkit.emulator.codebuild.models import Build, CodeBuildBackend, utcnow
 from labkit.emulator.codebuild.shell import ShellSession
 from labkit.emulator.codebuild.uploads import Uploader, UploadFailed
-from labkit.emulator.codebuild.workspace import end_process_groups, prune
+from labkit.emulator.codebuild.workspace import build_slots, end_process_groups, prune
 
 log = logging.getLogger("labkit.emulator.codebuild")
 
@@ -99,6 +99,8 @@ class BuildRunner:
         self.spawned_pids: list[int] = []
         self.secondary_dirs: dict[str, str] = {}  # CODEBUILD_SRC_DIR_<name> of pipeline inputs
         self.started = time.monotonic()
+        self.has_slot = False
+        self.running_since = self.started
         self.deadline = self.started + build.project["timeoutInMinutes"] * 60
         self.log = BuildLog(
             backend.account_id,
@@ -119,18 +121,25 @@ class BuildRunner:
             log.error(
                 "build %s failed inside the emulator\n%s", self.build.id, traceback.format_exc()
             )
-            self.log.container(
-                "labkit: the emulator hit an internal error; see .labkit/emulator.log"
-            )
-            with self.backend.lock:
-                open_phase = self.build.phases[-1] if self.build.phases else None
-            if (
-                open_phase is not None
-                and "endTime" not in open_phase
-                and open_phase["phaseType"] != "COMPLETED"
-            ):
-                self._end_phase("FAULT", "CLIENT_ERROR", "internal error in labkit's emulator")
-            self._finish()
+            try:
+                self._fault()
+            except Exception:  # even finishing failed: at least never leave it IN_PROGRESS
+                log.error("could not finish build %s\n%s", self.build.id, traceback.format_exc())
+                with self.backend.lock:
+                    self.build.status, self.build.complete = "FAULT", True
+                    self.build.end_time = utcnow()
+        finally:
+            if self.has_slot:
+                self.has_slot = False
+                build_slots.release()
+
+    def _fault(self) -> None:
+        self.log.container("labkit: the emulator hit an internal error; see .labkit/emulator.log")
+        with self.backend.lock:
+            open_phase = self.build.phases[-1] if self.build.phases else None
+        if open_phase and "endTime" not in open_phase and open_phase["phaseType"] != "COMPLETED":
+            self._end_phase("FAULT", "CLIENT_ERROR", "internal error in labkit's emulator")
+        self._finish()
 
     def _run_phases(self) -> None:
         problem = self.log.open()
@@ -143,8 +152,8 @@ class BuildRunner:
             f"container: commands run under {self.work_dir} with the host's tools."
         )
         self._instant_phase("SUBMITTED")
-        self._instant_phase("QUEUED")
         try:
+            self._phase("QUEUED", self._wait_for_a_slot)
             self._phase("PROVISIONING", self._provision)
             self._phase("DOWNLOAD_SOURCE", self._download_source)
         except (PhaseFailed, Interrupted):
@@ -179,6 +188,9 @@ class BuildRunner:
         """FINALIZING and COMPLETED: end processes, record the outcome, tell the world."""
         self._begin_phase("FINALIZING")
         self._end_session()
+        if self.has_slot:
+            self.has_slot = False
+            build_slots.release()
         self._end_phase("SUCCEEDED", quiet=True)
         status = next(
             (
@@ -222,7 +234,7 @@ class BuildRunner:
             self._mark_failed()
             self._end_phase(failure.status, failure.status_code, failure.message)
             raise
-        self._end_phase("SUCCEEDED", quiet=phase_type == "PROVISIONING")
+        self._end_phase("SUCCEEDED", quiet=phase_type in ("QUEUED", "PROVISIONING"))
 
     def _begin_phase(self, phase_type: str) -> None:
         with self.backend.lock:
@@ -267,6 +279,19 @@ class BuildRunner:
             self.session.set_variable("CODEBUILD_BUILD_SUCCEEDING", "0")
 
     # --- PROVISIONING ----------------------------------------------------------------------
+    def _wait_for_a_slot(self) -> None:
+        """QUEUED lasts until fewer than MAX_RUNNING_BUILDS builds run (or the queued timeout)."""
+        queued_deadline = self.started + self.project["queuedTimeoutInMinutes"] * 60
+        while not build_slots.acquire(timeout=0.1):
+            if self._should_stop():
+                raise Interrupted("STOPPED")
+            if time.monotonic() >= queued_deadline:
+                raise Interrupted("TIMED_OUT")
+        self.has_slot = True
+        # The build's own timeout counts from the end of the queue, as on AWS.
+        self.running_since = time.monotonic()
+        self.deadline = self.running_since + self.project["timeoutInMinutes"] * 60
+
     def _provision(self) -> None:
         for sub in ("src", "home", "tmp", "session"):
             (self.work_dir / sub).mkdir(parents=True, exist_ok=True)
@@ -334,7 +359,7 @@ class BuildRunner:
                 seconds = float(resolved.values[TIMEOUT_SECONDS_VARIABLE])
             except ValueError:
                 return
-            self.deadline = self.started + seconds
+            self.deadline = self.running_since + seconds
             self.log.line(
                 f"[labkit] {TIMEOUT_SECONDS_VARIABLE}={seconds:g}: this build times out "
                 f"after {seconds:g} seconds instead of {self.project['timeoutInMinutes']} minutes."

@@ -10,6 +10,9 @@ from collections import deque
 from pathlib import Path
 
 KEEP_WORK_DIRS = int(os.environ.get("LABKIT_CODEBUILD_KEEP_WORKDIRS", "20"))
+# Builds that run at once on this machine; later ones wait in QUEUED, as on AWS at its limits.
+MAX_RUNNING_BUILDS = int(os.environ.get("LABKIT_CODEBUILD_MAX_RUNNING", "4"))
+build_slots = threading.BoundedSemaphore(MAX_RUNNING_BUILDS)
 _finished_dirs: deque[Path] = deque()
 _finished_lock = threading.Lock()
 
