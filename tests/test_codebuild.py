@@ -786,3 +786,40 @@ def test_project_concurrent_build_limit(cb, aws, role):
     cb.stop_build(id=first)
     assert wait_for(cb, first)["buildStatus"] == "STOPPED"
     assert cb.batch_get_builds(ids=[first])["builds"][0]["phases"][-1]["phaseType"] == "COMPLETED"
+
+
+def test_aws_cli_starts_a_build_and_reads_it(cb, aws, role, emulator, tmp_path):
+    import os
+    import subprocess
+    import sys
+
+    name = inline_project(
+        cb, role, "version: 0.2\nphases:\n  build:\n    commands: [echo from-cli]\n"
+    )
+    env = {
+        **os.environ,
+        "AWS_ENDPOINT_URL": emulator.url,
+        "AWS_ACCESS_KEY_ID": "labkit-cli",
+        "AWS_SECRET_ACCESS_KEY": "labkit-cli-secret",
+        "AWS_DEFAULT_REGION": "us-east-1",
+        "AWS_CONFIG_FILE": str(tmp_path / "none"),
+        "AWS_SHARED_CREDENTIALS_FILE": str(tmp_path / "none"),
+        "AWS_PAGER": "",
+    }
+
+    def cli(*args):
+        done = subprocess.run(
+            [str(Path(sys.executable).parent / "aws"), "codebuild", *args, "--output", "json"],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        assert done.returncode == 0, done.stderr
+        return json.loads(done.stdout)
+
+    build_id = cli("start-build", "--project-name", name)["build"]["id"]
+    assert wait_for(cb, build_id)["buildStatus"] == "SUCCEEDED"
+    got = cli("batch-get-builds", "--ids", build_id)["builds"][0]
+    assert got["currentPhase"] == "COMPLETED" and got["phases"][-1]["phaseType"] == "COMPLETED"
+    assert name in cli("list-projects")["projects"]
