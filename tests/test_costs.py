@@ -93,6 +93,11 @@ def test_monthly_projection_of_the_course_example():
     # Well under the article's "$5-15/month": EC2 deployments are free, one pipeline is free.
     assert 2.0 <= total["cost_with_free_tier"] < 5
     assert frame.attrs["team_size"] == 5 and frame.attrs["prices_read"] == prices.DATE_READ
+    said = costs.compare_with_article(frame)
+    assert "below the article's $5-15/month" in said and "EC2" in said and prices.DATE_READ in said
+    pricier = costs.monthly_projection(builds_per_month=400, minutes_per_build=10,
+                                       compute_type="general1.medium")
+    assert "above" in costs.compare_with_article(pricier)
 
     v2 = costs.monthly_projection(builds_per_month=100, minutes_per_build=5, pipeline_type="V2")
     # 100 runs x (5 build + 1 source + 2 deploy) = 800 action minutes, 100 free.

@@ -142,6 +142,11 @@ def activity(aws, emulator, lab_env):
     cp.put_approval_result(pipelineName=pipeline, stageName="Approval", actionName="Approve",
                            result={"status": "Rejected", "summary": "no"}, token=token)
     assert wait_for_execution(cp, pipeline, second) == "Failed"
+    # A V1 pipeline that runs by itself (source, deploy): one active pipeline-month.
+    v1 = unique("obs-v1")
+    cp.create_pipeline(pipeline=declaration(v1, make_role(aws), make_bucket(aws), [
+        ("Source", [s3_source(source)]), ("Deploy", [s3_deploy(make_bucket(aws, versioned=False))])]))
+    assert wait_for_execution(cp, v1, latest_execution_id(cp, v1)) == "Succeeded"
 
     # CodeDeploy: one instance, one small revision.
     fleet = Fleet(aws, emulator, 1)
@@ -155,7 +160,7 @@ def activity(aws, emulator, lab_env):
     deployment = fleet.deploy_and_wait(revision)
     assert deployment["status"] == "Succeeded", deployment
     yield {"lab": lab, "project": project, "builds": plain + cached, "pipeline": pipeline,
-           "executions": (first, second), "alarm": alarm, "routed": routed,
+           "executions": (first, second), "v1": v1, "role": role, "alarm": alarm, "routed": routed,
            "application": fleet.app, "deployment": deployment, "fleet": fleet, "began": began}
     fleet.terminate()
 
@@ -322,6 +327,34 @@ def test_search_logs_and_tail_a_build(activity):
     assert build["logs"]["streamName"] in set(found["stream"])
 
 
+def test_tail_follows_a_running_build(activity, aws):
+    cb, project = aws("codebuild"), unique("obs-tail")
+    cb.create_project(name=project, serviceRole=activity["role"], artifacts={"type": "NO_ARTIFACTS"},
+                      environment={"type": "LINUX_CONTAINER", "image": "aws/codebuild/standard:7.0",
+                                   "computeType": "BUILD_GENERAL1_SMALL"},
+                      source={"type": "NO_SOURCE", "buildspec": textwrap.dedent("""\
+                          version: 0.2
+                          phases:
+                            build:
+                              commands:
+                                - echo first-line
+                                - sleep 2
+                                - echo last-line
+                          """)})
+    build_id = cb.start_build(projectName=project)["build"]["id"]
+    seen: list[tuple[str, bool]] = []
+
+    def record(line: str) -> None:
+        seen.append((line, cb.batch_get_builds(ids=[build_id])["builds"][0]["buildComplete"]))
+
+    logs.tail_build(activity["lab"], build_id, timeout=60, poll=0.2, out=record)
+    lines = [line for line, _ in seen]
+    first = next(i for i, line in enumerate(lines) if line.strip() == "first-line")
+    assert seen[first][1] is False, "the first line was printed while the build was running"
+    assert any(line.strip() == "last-line" for line in lines[first:])
+    assert cb.batch_get_builds(ids=[build_id])["builds"][0]["buildComplete"]
+
+
 def test_insights_query_local_evaluation_says_so(activity, capsys):
     lab = activity["lab"]
     group = f"/aws/codebuild/{activity['project']}"
@@ -418,6 +451,8 @@ def test_measured_usage_agrees_with_the_apis(activity):
     assert set(pipeline["usage_type"]) == {"ActionExecutionMinute"}
     # V2: Source and Deploy of the first run, Source of the second; approvals are free.
     assert pipeline["quantity"].sum() == 3
+    v1 = usage[usage["resource"] == activity["v1"]]
+    assert v1[["usage_type", "quantity"]].values.tolist() == [["activePipeline", 1]]
     deploys = usage[usage["resource"] == activity["application"]]
     assert deploys["usage_type"].tolist() == ["EC2InstanceUpdate"] and deploys["quantity"].sum() == 1
     assert usage[usage["service"] == prices.S3]["quantity"].sum() > 0
@@ -427,7 +462,24 @@ def test_measured_usage_agrees_with_the_apis(activity):
     assert estimate.iloc[-1]["cost_with_free_tier"] <= estimate.iloc[-1]["cost_without_free_tier"]
 
 
-def test_cost_explorer_prices_the_measured_usage(activity, aws, no_warnings):
+@pytest.fixture(scope="module")
+def ce(emulator):
+    """A Cost Explorer client whose every answer is checked against botocore's output shape."""
+    import boto3
+    from shapes import ShapeMismatch, check_response
+
+    client = boto3.client("ce", region_name="us-east-1", endpoint_url=emulator.url)
+
+    def after_call(http_response, parsed, model, **_kwargs):
+        found = check_response(model, http_response.status_code, http_response.content)
+        if found:
+            raise ShapeMismatch("\n".join(found))
+
+    client.meta.events.register("after-call.cost-explorer", after_call)
+    return client
+
+
+def test_cost_explorer_prices_the_measured_usage(activity, ce, no_warnings):
     lab = activity["lab"]
     today = datetime.now(timezone.utc).date()
     frame = cost_explorer.cost_and_usage(lab, today - timedelta(days=2), today + timedelta(days=1))
@@ -446,7 +498,7 @@ def test_cost_explorer_prices_the_measured_usage(activity, aws, no_warnings):
     total = cost_explorer.cost_and_usage(lab, today, today + timedelta(days=1), group_by=None,
                                          metric="UsageQuantity")
     assert total["group"].tolist() == ["Total"] and total["unit"].iloc[0] == "N/A"
-    monthly = aws("ce").get_cost_and_usage(
+    monthly = ce.get_cost_and_usage(
         TimePeriod={"Start": today.replace(day=1).isoformat(),
                     "End": (today + timedelta(days=1)).isoformat()},
         Granularity="MONTHLY", Metrics=["UnblendedCost", "BlendedCost"])
@@ -469,17 +521,17 @@ def _call(lab):
     ({"TimePeriod": {"Start": "yesterday", "End": "2026-01-02"}, "Granularity": "DAILY",
       "Metrics": ["UnblendedCost"]}, "YYYY-MM-DD"),
 ])
-def test_cost_explorer_refuses_bad_requests(aws, params, words):
+def test_cost_explorer_refuses_bad_requests(ce, params, words):
     from botocore.exceptions import ClientError
 
     with pytest.raises(ClientError) as caught:
-        aws("ce").get_cost_and_usage(**params)
+        ce.get_cost_and_usage(**params)
     assert caught.value.response["Error"]["Code"] == "ValidationException"
     assert words in caught.value.response["Error"]["Message"]
 
 
-def test_cost_explorer_outside_any_usage_is_zero(aws):
-    answer = aws("ce").get_cost_and_usage(
+def test_cost_explorer_outside_any_usage_is_zero(ce):
+    answer = ce.get_cost_and_usage(
         TimePeriod={"Start": "2020-01-01", "End": "2020-01-03"}, Granularity="DAILY",
         Metrics=["UnblendedCost"], GroupBy=[{"Type": "DIMENSION", "Key": "SERVICE"}])
     assert [r["Groups"] for r in answer["ResultsByTime"]] == [[], []]

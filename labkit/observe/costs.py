@@ -176,3 +176,27 @@ def monthly_projection(
         }
     )
     return frame
+
+
+ARTICLE_RANGE = (5.0, 15.0)  # the source article's "$5-15/month" for this team
+
+
+def compare_with_article(frame: pd.DataFrame) -> str:
+    """Say how a monthly_projection() compares with the article's "$5-15/month", and why."""
+    total = float(frame.iloc[-1]["cost_with_free_tier"])
+    low, high = ARTICLE_RANGE
+    if low <= total <= high:
+        verdict = "inside"
+    else:
+        verdict = "below" if total < low else "above"
+    reasons = [
+        "deployments to EC2 instances cost nothing in CodeDeploy (only on-premises updates are "
+        "charged, $0.02 each), though the instances themselves are billed by EC2",
+        "the first V1 pipeline of an account is free and V2 pipelines bill action minutes only",
+        "CodeBuild gives 100 free minutes a month on general1.small and arm1.small",
+    ]
+    return (
+        f"Projected ${total:.2f}/month with the free tier (${frame.iloc[-1]['cost_without_free_tier']:.2f} "
+        f"without), {verdict} the article's ${low:.0f}-{high:.0f}/month. The pipeline itself "
+        f"is cheap because " + "; ".join(reasons) + f". Prices read {prices.DATE_READ}."
+    )

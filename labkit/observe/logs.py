@@ -50,7 +50,11 @@ def tail(
 
 
 def tail_build(
-    lab, build_id: str, timeout: float = 900, out: Callable[[str], None] = print
+    lab,
+    build_id: str,
+    timeout: float = 900,
+    poll: float = 1.0,
+    out: Callable[[str], None] = print,
 ) -> list[str]:
     """Follow a CodeBuild build's log (group and stream from BatchGetBuilds) until it ends."""
     codebuild = lab.client("codebuild")
@@ -72,6 +76,7 @@ def tail_build(
         logs["streamName"],
         until=lambda: build()["buildComplete"],
         timeout=timeout,
+        poll=poll,
         out=out,
     )
 
