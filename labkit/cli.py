@@ -145,6 +145,16 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--notebooks", help="folder of chapters (default: notebooks/)")
     run.add_argument("--keep-going", action="store_true", help="run later chapters after a failure")
     run.set_defaults(func=cmd_run)
+
+    from labkit import doctor
+    from labkit.teardown import command as teardown_command
+
+    teardown = commands.add_parser("teardown", help="delete everything a lab made; prove none is left")
+    teardown_command.add_arguments(teardown)
+    teardown.set_defaults(func=teardown_command.run)
+    check = commands.add_parser("doctor", help="check tools, emulator or credentials, sandbox, budget")
+    doctor.add_arguments(check)
+    check.set_defaults(func=doctor.run)
     return parser
 
 

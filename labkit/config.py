@@ -23,7 +23,8 @@ DEFAULT_PORT = 4747
 DEFAULT_PREFIX = "labkit"
 DEFAULT_REGION = "us-east-1"
 PREFIX_PATTERN = re.compile(r"^[a-z][a-z0-9-]{1,18}[a-z0-9]$")
-CONFIG_KEYS = {"backend", "region", "prefix", "profile", "sandbox_accounts", "learner_id", "port"}
+CONFIG_KEYS = {"backend", "region", "prefix", "profile", "sandbox_accounts", "learner_id", "port",
+               "sandbox_regions"}
 
 
 @dataclass(frozen=True)
@@ -38,6 +39,8 @@ class LabConfig:
     port: int = DEFAULT_PORT
     sandbox_accounts: tuple[str, ...] = ()
     learner_id: str | None = None
+    # Regions where the guard lets the aws backend change things; empty means `region` only.
+    sandbox_regions: tuple[str, ...] = ()
 
     def with_changes(self, **changes) -> LabConfig:
         return replace(self, **changes)
@@ -199,4 +202,10 @@ def load_config(
             pick(None, "LABKIT_SANDBOX_ACCOUNTS", "sandbox_accounts", ())
         ),
         learner_id=pick(None, "LABKIT_LEARNER", "learner_id", None),
+        sandbox_regions=parse_regions(pick(None, "LABKIT_SANDBOX_REGIONS", "sandbox_regions", ())),
     )
+
+
+def parse_regions(value) -> tuple[str, ...]:
+    items = value if isinstance(value, (list, tuple)) else str(value or "").split(",")
+    return tuple(validate_region(str(r).strip()) for r in items if str(r).strip())

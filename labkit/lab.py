@@ -14,7 +14,7 @@ from botocore.exceptions import ClientError, NoCredentialsError, ProfileNotFound
 from labkit import emulator_control
 from labkit.config import LabConfig, load_config
 from labkit.errors import LabkitError
-from labkit.guard import check_sandbox_account
+from labkit.guard import attach_guard, check_sandbox_account
 from labkit.tags import LabTags
 
 # The emulator ignores signatures; these dummy keys keep real credentials out of local labs.
@@ -57,6 +57,12 @@ class Lab:
         """A resource name inside this lab: `<prefix>-<suffix>`."""
         return f"{self.prefix}-{suffix}"
 
+    def ensure(self, chapter: str):
+        """Create, idempotently, what chapters before `chapter` leave; a table says what was done."""
+        from labkit.ensure import ensure
+
+        return ensure(self, chapter)
+
     def client(self, service: str, **kwargs):
         """A boto3 client for `service` on this lab's backend (cached when no kwargs are given)."""
         if kwargs:
@@ -70,14 +76,18 @@ class Lab:
         if self.endpoint_url:
             kwargs.setdefault("endpoint_url", self.endpoint_url)
             kwargs.setdefault("config", _local_config(service))
-        return self.session.resource(service, **kwargs)
+        resource = self.session.resource(service, **kwargs)
+        attach_guard(resource.meta.client, self)  # aws backend: no change outside the sandbox
+        return resource
 
     def _make_client(self, service: str, **kwargs):
         kwargs.setdefault("region_name", self.region)
         if self.endpoint_url:
             kwargs.setdefault("endpoint_url", self.endpoint_url)
             kwargs.setdefault("config", _local_config(service))
-        return self.session.client(service, **kwargs)
+        client = self.session.client(service, **kwargs)
+        attach_guard(client, self)  # aws backend: no change outside the sandbox
+        return client
 
     def __repr__(self) -> str:
         where = self.endpoint_url or f"account {self.__dict__.get('account_id', '?')}"
