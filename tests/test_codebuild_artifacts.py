@@ -434,3 +434,22 @@ def test_s3_source_version_variable_and_run_as_note(cb, aws, role, bucket):
     location = build["source"]["location"]
     assert f"v=arn:aws:s3:::{location}" in text.splitlines()
     assert "[labkit] run-as: nobody is ignored: commands run as the emulator's user." in text
+
+
+def test_buildspec_from_s3_arn(cb, aws, role, bucket):
+    aws("s3").put_object(
+        Bucket=bucket,
+        Key="specs/build.yml",
+        Body=b"version: 0.2\nphases:\n  build:\n    commands: [echo spec-from-s3]\n",
+    )
+    name = unique()
+    cb.create_project(
+        name=name,
+        source={"type": "NO_SOURCE", "buildspec": f"arn:aws:s3:::{bucket}/specs/build.yml"},
+        artifacts={"type": "NO_ARTIFACTS"},
+        environment=environment(),
+        serviceRole=role,
+    )
+    build = run(cb, name)
+    assert build["buildStatus"] == "SUCCEEDED"
+    assert "spec-from-s3" in log_text(aws, build).splitlines()

@@ -5,8 +5,9 @@ A build runs in its own worker thread, in its own work dir `<state>/codebuild/<p
 SUBMITTED → QUEUED → PROVISIONING → DOWNLOAD_SOURCE → INSTALL → PRE_BUILD → BUILD → POST_BUILD →
 UPLOAD_ARTIFACTS → FINALIZING → COMPLETED. A failed INSTALL or PRE_BUILD skips the later command
 phases; a failed BUILD still runs POST_BUILD with CODEBUILD_BUILD_SUCCEEDING=0; UPLOAD_ARTIFACTS is
-always attempted once the commands started; a timeout, a stop or a PROVISIONING / DOWNLOAD_SOURCE
-failure goes straight to FINALIZING. Every process the build starts is ended when it finishes.
+always attempted once the commands started; a timeout, a stop or a QUEUED / PROVISIONING /
+DOWNLOAD_SOURCE failure goes straight to FINALIZING. Every process the build starts is ended when
+it finishes. QUEUED waits for one of a bounded number of build slots (workspace.py).
 """
 
 from __future__ import annotations
@@ -50,10 +51,10 @@ class PipelineContext:
     """What CodePipeline hands a build: input artifacts to unzip, output artifacts to write."""
 
     pipeline_name: str
-    inputs: list[
-        dict
-    ]  # [{"name", "bucket", "key"}], the first (or primary_source) is CODEBUILD_SRC_DIR
-    outputs: list[dict] = field(default_factory=list)  # [{"name", "bucket", "key"}]
+    # [{"name", "bucket", "key", "revision"?}]; the first (or primary_source) is CODEBUILD_SRC_DIR
+    inputs: list[dict]
+    # [{"name", "bucket", "key"}]; the first gets the primary artifact, others match by name
+    outputs: list[dict] = field(default_factory=list)
     primary_source: str | None = None
 
 
@@ -423,7 +424,21 @@ class BuildRunner:
         text_or_path = (
             self.buildspec_override or source.get("buildspec") or ""
         ).strip() or "buildspec.yml"
-        if "\n" in text_or_path or re.match(r"^\s*version\s*:", text_or_path):
+        if text_or_path.startswith("arn:aws:s3:::"):
+            # A buildspec kept in S3 (arn:aws:s3:::bucket/key), as CodeBuild allows.
+            bucket, _, key = text_or_path.removeprefix("arn:aws:s3:::").partition("/")
+            self.log.container(f"YAML location is {text_or_path}")
+            try:
+                text = aws_actions.get_object(self.backend.account_id, bucket, key).decode(
+                    "utf-8", "replace"
+                )
+            except ActionError as exc:
+                raise PhaseFailed("YAML_FILE_ERROR", f"{exc.code}: {exc.message}") from None
+        elif (
+            "\n" in text_or_path
+            or text_or_path.startswith("{")
+            or re.match(r"^\s*version\s*:", text_or_path)
+        ):
             text = text_or_path
             # CodeBuild keeps an inline buildspec in a read-only folder of the container.
             inline = self.work_dir / "readonly" / "buildspec.yml"
