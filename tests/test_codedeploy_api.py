@@ -232,3 +232,25 @@ def test_aws_cli_push_registers_a_revision(aws, emulator, app, tmp_path):
     assert revisions[0]["s3Location"]["bundleType"] == "zip"
     info = aws("codedeploy").get_application_revision(applicationName=app, revision=revisions[0])
     assert info["revisionInfo"]["description"] == "pushed by the CLI"
+
+
+@pytest.mark.parametrize("name, rule, hosts, plan", [
+    ("CodeDeployDefault.OneAtATime", None, 3, (1, 2)),
+    ("CodeDeployDefault.OneAtATime", None, 1, (1, 1)),
+    ("CodeDeployDefault.HalfAtATime", {"type": "FLEET_PERCENT", "value": 50}, 3, (1, 2)),
+    ("CodeDeployDefault.HalfAtATime", {"type": "FLEET_PERCENT", "value": 50}, 4, (2, 2)),
+    ("CodeDeployDefault.AllAtOnce", {"type": "HOST_COUNT", "value": 0}, 3, (3, 0)),
+    ("six-of-nine", {"type": "HOST_COUNT", "value": 6}, 9, (3, 6)),
+    ("forty-percent", {"type": "FLEET_PERCENT", "value": 40}, 9, (5, 4)),  # 3.6 rounds up to 4
+])
+def test_batch_size_and_minimum_per_config(name, rule, hosts, plan):
+    """(hosts at a time, hosts that must end healthy), with AWS's examples from the API reference."""
+    from labkit.emulator.codedeploy.models import DeploymentConfig
+
+    assert DeploymentConfig(name, "id", rule).plan(hosts) == plan
+
+
+def test_one_at_a_time_config_leaves_out_the_minimum_botocore_cannot_name(aws):
+    info = aws("codedeploy").get_deployment_config(deploymentConfigName="CodeDeployDefault.OneAtATime")
+    assert "minimumHealthyHosts" not in info["deploymentConfigInfo"]
+    assert info["deploymentConfigInfo"]["computePlatform"] == "Server"

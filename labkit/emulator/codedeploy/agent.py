@@ -154,14 +154,17 @@ class HostAgent:
     def _install(self, appspec: AppSpec | None) -> None:
         appspec = appspec or self._load_appspec()
         behavior = appspec.file_exists_behavior or self.job.file_exists_behavior or "DISALLOW"
+        installer = Installer(self.root, self.archive, behavior, self._note)
         try:
             self._remove_previous_files()
-            installed = Installer(self.root, self.archive, behavior, self._note).install(appspec)
+            installer.install(appspec)
         except InstallError as exc:
             raise StepFailed(Diagnostics("UnknownError", "", str(exc), "")) from None
-        cleanup = self.instructions / f"{self.job.group_id}-cleanup"
-        cleanup.parent.mkdir(parents=True, exist_ok=True)
-        cleanup.write_text("".join(f"{p}\n" for p in installed), encoding="utf-8")
+        finally:
+            # Even a failed Install lists what it copied, so the next deployment removes it.
+            cleanup = self.instructions / f"{self.job.group_id}-cleanup"
+            cleanup.parent.mkdir(parents=True, exist_ok=True)
+            cleanup.write_text("".join(f"{p}\n" for p in installer.installed), encoding="utf-8")
 
     def _remove_previous_files(self) -> None:
         """AWS's cleanup list: what the last deployment of this group installed goes first."""
