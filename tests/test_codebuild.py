@@ -823,3 +823,14 @@ def test_aws_cli_starts_a_build_and_reads_it(cb, aws, role, emulator, tmp_path):
     got = cli("batch-get-builds", "--ids", build_id)["builds"][0]
     assert got["currentPhase"] == "COMPLETED" and got["phases"][-1]["phaseType"] == "COMPLETED"
     assert name in cli("list-projects")["projects"]
+
+
+def test_idempotency_token_returns_the_same_build(cb, aws, role):
+    name = inline_project(cb, role, "version: 0.2\nphases:\n  build:\n    commands: [echo once]\n")
+    first = cb.start_build(projectName=name, idempotencyToken="tok-1")["build"]["id"]
+    again = cb.start_build(projectName=name, idempotencyToken="tok-1")["build"]["id"]
+    assert first == again and cb.list_builds_for_project(projectName=name)["ids"] == [first]
+    with pytest.raises(ClientError) as err:
+        cb.start_build(projectName=name, idempotencyToken="tok-1", sourceVersion="other")
+    assert err.value.response["Error"]["Code"] == "InvalidInputException"
+    wait_for(cb, first)

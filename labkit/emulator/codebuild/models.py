@@ -163,6 +163,9 @@ class CodeBuildBackend:
         self.projects: dict[str, dict] = {}
         self.builds: dict[str, Build] = {}  # in start order
         self.build_counters: dict[str, int] = {}
+        self.idempotency: dict[
+            str, tuple[dict, str, float]
+        ] = {}  # token -> (params, build id, when)
         self.report_groups: dict[str, ReportGroup] = {}  # by ARN
         self.reports: dict[str, Report] = {}  # by ARN
         self.lock = threading.RLock()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import time
 
 from labkit.emulator.backends import RegionalBackends
 from labkit.emulator.codebuild import aws_actions
@@ -77,6 +78,21 @@ class CodeBuildResponses(JsonService):
     def start_build(self, params, ctx):
         backend = self._backend(ctx)
         project = backend.get_project(params["projectName"])
+        token = params.get("idempotencyToken")
+        if token:
+            # The same token within 5 minutes returns the same build, as on AWS.
+            other = {k: v for k, v in params.items() if k != "idempotencyToken"}
+            with backend.lock:
+                earlier = backend.idempotency.get(token)
+            if earlier and time.time() - earlier[2] < 300:
+                if earlier[0] != other:
+                    raise InvalidInputException(
+                        "Start build request with the same idempotency token but different "
+                        "parameters: use a new idempotencyToken for a different build"
+                    )
+                build = backend.get_build(earlier[1])
+                with backend.lock:
+                    return {"build": build.describe()}
         if project["source"]["type"] == "CODEPIPELINE" and not params.get("sourceTypeOverride"):
             raise InvalidInputException(
                 "Builds of a project whose source type is CODEPIPELINE are started by CodePipeline; "
@@ -98,6 +114,8 @@ class CodeBuildResponses(JsonService):
         initiator = aws_actions.initiator_for(ctx.account_id, ctx.access_key)
         build = self._launch(backend, build_project, params, initiator, None)
         with backend.lock:  # the build's thread is already changing it
+            if token:
+                backend.idempotency[token] = (other, build.id, time.time())
             return {"build": build.describe()}
 
     def start_pipeline_build(
