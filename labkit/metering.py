@@ -11,6 +11,13 @@ from datetime import date, datetime, timezone
 from labkit import prices
 
 Call = Callable[[str, str, dict], dict]
+# A resource deleted between listing it and reading it is skipped, not an error of the whole bill.
+VANISHED = {
+    "ResourceNotFoundException",
+    "PipelineNotFoundException",
+    "DeploymentDoesNotExistException",
+    "NoSuchBucket",
+}
 GB = 1024**3
 _EPSILON = datetime.resolution
 

@@ -124,6 +124,10 @@ def activity(aws, emulator, lab_env):
     pipeline = unique("obs-pipe")
     routed = pipeline_events.route_pipeline_events(lab, [pipeline])
     topic = aws("sns").create_topic(Name=unique("obs-alarms"))["TopicArn"]
+    queue = aws("sqs").create_queue(QueueName=unique("obs-alarms"))["QueueUrl"]
+    queue_arn = aws("sqs").get_queue_attributes(QueueUrl=queue, AttributeNames=["QueueArn"])[
+        "Attributes"]["QueueArn"]
+    aws("sns").subscribe(TopicArn=topic, Protocol="sqs", Endpoint=queue_arn)
     alarm = alarms.failed_pipeline_alarm(lab, pipeline, topic)
     source = make_bucket(aws)
     aws("s3").put_object(Bucket=source, Key="source.zip", Body=zip_bytes({"index.html": "v1"}))
@@ -160,7 +164,7 @@ def activity(aws, emulator, lab_env):
     deployment = fleet.deploy_and_wait(revision)
     assert deployment["status"] == "Succeeded", deployment
     yield {"lab": lab, "project": project, "builds": plain + cached, "pipeline": pipeline,
-           "executions": (first, second), "v1": v1, "role": role, "alarm": alarm, "routed": routed,
+           "executions": (first, second), "v1": v1, "role": role, "queue": queue, "alarm": alarm, "routed": routed,
            "application": fleet.app, "deployment": deployment, "fleet": fleet, "began": began}
     fleet.terminate()
 
@@ -181,10 +185,15 @@ def test_build_metrics_equal_what_the_builds_measured(activity):
     totals = frame[frame["stat"] == "Sum"].groupby("metric")["value"].sum()
     assert totals["Builds"] == 3 and totals["SucceededBuilds"] == 2 and totals["FailedBuilds"] == 1
     durations = frame[frame["metric"] == "Duration"]
-    builds = activity["builds"]
-    measured = [(b["endTime"] - b["startTime"]).total_seconds() for b in builds]
+    measured = [(b["endTime"] - b["startTime"]).total_seconds() for b in activity["builds"]]
     # One datapoint per minute holds the average of that minute's builds.
-    assert min(measured) - 0.01 <= durations["value"].min() <= durations["value"].max() <= max(measured) + 0.01
+    assert min(measured) - 0.002 <= durations["value"].min()
+    assert durations["value"].max() <= max(measured) + 0.002
+    # Over one period that spans the whole run, the sum is exactly what the builds measured.
+    whole = metrics.metrics(activity["lab"], "AWS/CodeBuild", "Duration",
+                            {"ProjectName": activity["project"]}, stat="Sum", period=86400,
+                            start=activity["began"] - timedelta(minutes=1))
+    assert whole["value"].sum() == pytest.approx(sum(measured), abs=0.005)
     assert {"InstallDuration", "BuildDuration", "PreBuildDuration"} <= set(frame["metric"])
     assert (frame["dimensions"] == f"ProjectName={activity['project']}").all()
 
@@ -204,9 +213,12 @@ def test_pipeline_metrics_use_the_real_names(activity):
     frame = metrics.pipeline_metrics(activity["lab"], activity["pipeline"])
     assert set(frame["metric"]) == {"PipelineDuration", "FailedPipelineExecutions"}
     assert frame[frame["metric"] == "FailedPipelineExecutions"]["value"].sum() == 1
-    cp_history = history.pipeline_history(activity["lab"], activity["pipeline"])
-    longest = cp_history[cp_history["kind"] == "execution"]["duration_s"].max()
-    assert frame[frame["metric"] == "PipelineDuration"]["value"].max() <= longest + 1
+    runs = history.pipeline_history(activity["lab"], activity["pipeline"])
+    runs = runs[runs["kind"] == "execution"]
+    whole = metrics.metrics(activity["lab"], "AWS/CodePipeline", "PipelineDuration",
+                            {"PipelineName": activity["pipeline"]}, stat="Sum", period=86400,
+                            start=activity["began"] - timedelta(minutes=1))
+    assert whole["value"].sum() == pytest.approx(runs["duration_s"].sum(), abs=0.01)
 
 
 # --- history ------------------------------------------------------------------------------------
@@ -390,9 +402,21 @@ def test_insights_evaluator_matches_aws_semantics():
 # --- alarms, events to metrics, dashboards -----------------------------------------------------
 
 
-def test_failed_run_sets_the_alarm_off(activity):
+def test_failed_run_sets_the_alarm_off(activity, aws):
     state = alarms.wait_for_alarm(activity["lab"], activity["alarm"], "ALARM", timeout=30, poll=0.2)
     assert "Threshold Crossed" in state["StateReason"]
+
+    def alarm_message():
+        for message in aws("sqs").receive_message(QueueUrl=activity["queue"],
+                                                  MaxNumberOfMessages=10).get("Messages", []):
+            body = json.loads(json.loads(message["Body"])["Message"])
+            if body.get("NewStateValue") == "ALARM":
+                return body
+        return None
+
+    notified = wait_for(alarm_message, 30, what="the ALARM notification on the topic")
+    assert notified["AlarmName"] == activity["alarm"]
+    assert notified["Trigger"]["MetricName"] == "FailedPipelineExecutions"
     with pytest.raises(LookupError):
         alarms.alarm_state(activity["lab"], "no-such-alarm")
 

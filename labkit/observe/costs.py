@@ -8,6 +8,7 @@ from datetime import datetime, timedelta, timezone
 
 import pandas as pd
 from botocore import xform_name
+from botocore.exceptions import ClientError
 
 from labkit import metering, prices
 
@@ -44,7 +45,12 @@ def price_table() -> pd.DataFrame:
 
 def _boto_call(lab) -> metering.Call:
     def call(service: str, operation: str, params: dict) -> dict:
-        return getattr(lab.client(service), xform_name(operation))(**params)
+        try:
+            return getattr(lab.client(service), xform_name(operation))(**params)
+        except ClientError as exc:
+            if exc.response["Error"]["Code"] in metering.VANISHED:
+                return {}
+            raise
 
     return call
 
