@@ -49,7 +49,7 @@ class BuildCache:
         if data is None:
             return "No cache found; the first build of this cache fills it"
         with tarfile.open(fileobj=io.BytesIO(data), mode="r:gz") as archive:
-            archive.extractall(src_dir, filter="data")
+            archive.extractall(src_dir, filter=_safe_member)
         return f"Restored cache ({len(data)} bytes) from {self.describe()}"
 
     def save(self, src_dir: Path, paths: list[str]) -> str:
@@ -81,3 +81,11 @@ class BuildCache:
             except ActionError:
                 return None
         return self.local_file.read_bytes() if self.local_file.exists() else None
+
+
+def _safe_member(member: tarfile.TarInfo, dest: str) -> tarfile.TarInfo | None:
+    """tarfile's "data" filter, but an unsafe entry (a link out of the folder) is skipped, not fatal."""
+    try:
+        return tarfile.data_filter(member, dest)
+    except tarfile.FilterError:
+        return None
