@@ -55,6 +55,13 @@ def zip_bytes(files: list[tuple[Path, str]]) -> bytes:
 
 
 def upload(account_id: str, files: list[tuple[Path, str]], target: ArtifactTarget) -> None:
+    try:
+        _upload(account_id, files, target)
+    except OSError as exc:  # a file vanished or is unreadable: the upload fails, the build goes on
+        raise ArtifactError(f"unable to read {exc.filename}: {exc.strerror}") from None
+
+
+def _upload(account_id: str, files: list[tuple[Path, str]], target: ArtifactTarget) -> None:
     if target.zipped:
         aws_actions.put_object(account_id, target.bucket, target.key, zip_bytes(files))
         return

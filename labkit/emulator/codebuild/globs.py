@@ -54,5 +54,7 @@ def matching_files(root: Path, patterns: list[str], excludes: list[str] = ()) ->
                 continue
             if any(_pattern(x).match(rel) for x in excludes):
                 continue
+            if not os.path.isfile(os.path.join(dirpath, name)):
+                continue  # a dangling symlink or a socket: nothing to put in an archive
             found.append(rel)
     return found
