@@ -403,3 +403,32 @@ def test_one_at_a_time_forgives_only_the_last_host(fleet, upload, failing, statu
     assert info["status"] == status
     assert {k: info["deploymentOverview"][k] for k in overview} == overview
     assert three.targets(info["deploymentId"])[victim]["status"] == "Failed"
+
+
+def test_application_stop_failures_can_be_ignored(fleet, upload):
+    broken_stop = "#!/bin/bash\necho cannot stop >&2\nexit 2\n"
+    one = fleet(1)
+    revision = upload(bundle("  ApplicationStop:\n    - location: scripts/stop.sh\n",
+                             extra={"scripts/stop.sh": (broken_stop, 0o755)}))
+    assert one.deploy_and_wait(revision)["status"] == "Succeeded", "ApplicationStop is skipped the first time"
+    refused = one.deploy_and_wait(revision)
+    (target,) = one.targets(refused["deploymentId"]).values()
+    failed = failed_event(target)
+    assert (failed["lifecycleEventName"], failed["diagnostics"]["errorCode"]) == ("ApplicationStop", "ScriptFailed")
+    forgiven = one.deploy_and_wait(revision, ignoreApplicationStopFailures=True)
+    assert forgiven["status"] == "Succeeded" and forgiven["ignoreApplicationStopFailures"] is True
+
+
+def test_tar_revision(fleet, aws, bucket):
+    import io
+    import tarfile
+
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w") as archive:
+        for name, (text, mode) in bundle().items():
+            info = tarfile.TarInfo(name)
+            info.size, info.mode = len(text.encode()), mode
+            archive.addfile(info, io.BytesIO(text.encode()))
+    one = fleet(1)
+    revision = s3_revision(aws("s3"), bucket, f"rev/{uuid.uuid4().hex}.tar", buffer.getvalue(), "tar")
+    assert one.deploy_and_wait(revision)["status"] == "Succeeded"
