@@ -81,3 +81,9 @@ def test_a_set_variable_wins_over_the_restored_state(session):
     session.set_variable("CODEBUILD_BUILD_SUCCEEDING", "0")
     run(session, "echo $CODEBUILD_BUILD_SUCCEEDING")
     assert session.output == ["0"]
+
+
+def test_a_command_that_redirects_the_shell_output_does_not_hang_it(session, tmp_path):
+    assert run(session, f"exec > {tmp_path / 'out.txt'}").status == 0
+    assert run(session, "echo into-the-file").status == 0
+    assert (tmp_path / "out.txt").read_text() == "into-the-file\n"

@@ -5,8 +5,10 @@ a pipe. Each buildspec command is written to its own file and sourced in the ses
 (`. cmd-7.sh </dev/null`), so `cd` and `export` persist; stdin comes from /dev/null so a
 command can never swallow the commands that follow. After each command the session dumps its
 exported variables (`export -p`) and working directory to files, then prints a marker line
-with a per-build random token and the exit status; output and marker share one pipe, so the
-marker arrives after the command's last line.
+with a per-build random token and the exit status. The marker goes to fd 9, a copy of the
+output pipe made when the shell starts: output and marker share one pipe, so the marker arrives
+after the command's last line, and a command that redirects the shell (`exec >file`) cannot
+hide it. Our own lines are kept out of `set -x` traces.
 
 A command may end the shell itself (`exit 3`, `set -e` then a failure). An EXIT trap saves the
 variables and prints the marker with the status first, so the command fails with
@@ -95,7 +97,7 @@ class ShellSession:
             "{ __lk_opts=$-; set +x; } 2>/dev/null; "
             f". {_quote(str(script))} </dev/null\n"
             "{ __lk_status=$? __lk_opts=$-; set +x; } 2>/dev/null; __lk_save; "
-            f"printf '%s%s\\n' {self._marker} \"$__lk_status\"; "
+            f"printf '%s%s\\n' {self._marker} \"$__lk_status\" >&9; "
             "case $__lk_opts in *x*) set -x ;; esac\n"
         )
         while True:
@@ -154,7 +156,9 @@ class ShellSession:
             f"__lk_save() {{ export -p > {_quote(str(state))}.tmp 2>/dev/null && "
             f"mv -f {_quote(str(state))}.tmp {_quote(str(state))}; pwd > {_quote(str(cwd_file))}; }}\n"
             f"__lk_on_exit() {{ {{ __lk_status=$?; set +x; }} 2>/dev/null; __lk_save; "
-            f"printf '%sX%s\\n' {self._marker} \"$__lk_status\"; }}\n"
+            f"printf '%sX%s\\n' {self._marker} \"$__lk_status\" >&9; }}\n"
+            # Markers go to fd 9, a copy of the output pipe, so `exec >file` cannot hide them.
+            "exec 9>&1\n"
             "trap __lk_on_exit EXIT\n",
             encoding="utf-8",
         )
