@@ -55,7 +55,8 @@ class CostExplorer(JsonService):
         if params.get("NextPageToken"):
             raise AWSError("The next page token is not valid.", code="InvalidNextTokenException")
 
-        begin = datetime(start.year, start.month, start.day, tzinfo=timezone.utc)
+        # From the first of the month: the free tier is used up in day order within a month.
+        begin = datetime(start.year, start.month, 1, tzinfo=timezone.utc)
         finish = datetime(end.year, end.month, end.day, tzinfo=timezone.utc)
         rows = [
             r
