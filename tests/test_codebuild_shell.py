@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import signal
 import subprocess
 import time
 
@@ -34,6 +36,10 @@ def session(tmp_path):
     shell.close()
     for proc in started:
         end_process_tree(proc.pid, grace=1)
+        try:  # the group outlives a dead shell when a background child is left in it
+            os.killpg(proc.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
 
 
 def run(shell: ShellSession, command: str, seconds: float = 10):
@@ -87,3 +93,10 @@ def test_a_command_that_redirects_the_shell_output_does_not_hang_it(session, tmp
     assert run(session, f"exec > {tmp_path / 'out.txt'}").status == 0
     assert run(session, "echo into-the-file").status == 0
     assert (tmp_path / "out.txt").read_text() == "into-the-file\n"
+
+
+def test_a_shell_that_dies_without_a_marker_is_noticed(session):
+    # The trap is gone and a background process holds the output pipe open.
+    outcome = run(session, "trap - EXIT; sleep 30 & exit 5")
+    assert outcome.status == 5
+    assert run(session, "echo next").status == 0 and session.output[-1] == "next"

@@ -100,6 +100,7 @@ class ShellSession:
             f"printf '%s%s\\n' {self._marker} \"$__lk_status\" >&9; "
             "case $__lk_opts in *x*) set -x ;; esac\n"
         )
+        shell_gone_at = None
         while True:
             if should_stop():
                 return CommandOutcome(None, "stopped")
@@ -109,7 +110,16 @@ class ShellSession:
                 kind, value = self._lines.get(timeout=0.1)
             except queue.Empty:
                 pump()
-                continue
+                # The shell died without a marker while a background process keeps the pipe
+                # open (so no end of output comes): after a short grace, take its exit code.
+                if self._proc is not None and self._proc.poll() is not None:
+                    shell_gone_at = shell_gone_at or time.monotonic()
+                    if time.monotonic() - shell_gone_at > 0.5:
+                        kind, value = "eof", None
+                    else:
+                        continue
+                else:
+                    continue
             if kind == "line":
                 self._on_output(value)
             elif kind == "status":
