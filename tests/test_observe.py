@@ -39,6 +39,7 @@ from labkit.observe import (
     costs,
     dashboards,
     history,
+    insights,
     logs,
     metrics,
     pipeline_events,
@@ -370,11 +371,11 @@ def test_tail_follows_a_running_build(activity, aws):
 def test_insights_query_local_evaluation_says_so(activity, capsys):
     lab = activity["lab"]
     group = f"/aws/codebuild/{activity['project']}"
-    frame = logs.insights(lab, group, "fields @timestamp, @message | filter @message like /hello (one|two|three)/ "
+    frame = insights.insights(lab, group, "fields @timestamp, @message | filter @message like /hello (one|two|three)/ "
                           "| stats count(*) as lines by @logStream", start=activity["began"])
     assert list(frame.columns) == ["@logStream", "lines"] and frame["lines"].sum() == 3
     assert "Evaluated locally" in frame.attrs["note"] and "Evaluated locally" in capsys.readouterr().out
-    remote = logs.insights(lab, group, "fields @timestamp, @message | sort @timestamp desc | limit 5",
+    remote = insights.insights(lab, group, "fields @timestamp, @message | sort @timestamp desc | limit 5",
                            start=activity["began"])
     assert remote.attrs["note"].startswith("Logs Insights") and len(remote) == 5
     assert {"@timestamp", "@message"} <= set(remote.columns)
@@ -389,14 +390,14 @@ def test_insights_evaluator_matches_aws_semantics():
         "message": [json.dumps({"detail": {"state": "FAILED", "stage": "Build"}, "n": 2}),
                     json.dumps({"detail": {"state": "SUCCEEDED", "stage": "Build"}, "n": 4}),
                     "plain text line"]})
-    stats = logs.evaluate("filter detail.stage = 'Build' | stats avg(n) as mean, count(*) by "
+    stats = insights.evaluate("filter detail.stage = 'Build' | stats avg(n) as mean, count(*) by "
                           "detail.state | sort mean asc", events)
     assert stats.to_dict("records") == [{"detail.state": "FAILED", "mean": 2.0, "count(*)": 1},
                                         {"detail.state": "SUCCEEDED", "mean": 4.0, "count(*)": 1}]
-    newest = logs.evaluate("fields @message | limit 1", events)
+    newest = insights.evaluate("fields @message | limit 1", events)
     assert newest["@message"].tolist() == ["plain text line"]
     with pytest.raises(ValueError, match="does not know 'parse'"):
-        logs.evaluate("parse @message 'x*' as y", events)
+        insights.evaluate("parse @message 'x*' as y", events)
 
 
 # --- alarms, events to metrics, dashboards -----------------------------------------------------
