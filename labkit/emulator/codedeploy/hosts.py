@@ -112,9 +112,16 @@ class HostRegistry:
         } for h in hosts]}
 
     def alive_pids(self, host: Host) -> list[int]:
+        """The host's tracked processes that still run; the registry forgets the ones that ended."""
         from labkit.procs import pid_alive
 
-        return [p for p in self.runtime.processes.pids(host.owner) if pid_alive(p)]
+        alive = []
+        for pid in self.runtime.processes.pids(host.owner):
+            if pid_alive(pid):
+                alive.append(pid)
+            else:  # forgetting twice is harmless, so a hook its agent is finishing may go too
+                self.runtime.processes.forget(pid)
+        return alive
 
     # --- processes -----------------------------------------------------------------------
     def adopt_session(self, host: Host, session_id: int) -> list[int]:

@@ -334,9 +334,11 @@ class CodeDeployBackend:
         with self.lock:
             users = [g.name for g in self.groups.values()
                      if g.settings.get("deploymentConfigName") == config.name]
+            users += [d.deployment_id for d in self.deployments.values()
+                      if d.config_name == config.name and d.active]
             if users:
                 raise errors.DeploymentConfigInUseException(
-                    f"The deployment configuration {name} is still in use by deployment group(s) "
+                    f"The deployment configuration {name} is still in use by "
                     f"{', '.join(users)}.")
             del self.configs[name]
 
