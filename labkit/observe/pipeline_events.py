@@ -23,8 +23,9 @@ def route_pipeline_events(
     namespace: str | None = None,
     rule: str | None = None,
 ) -> dict:
-    """Rule → log group → metric filters. Metrics (namespace `<prefix>/CodePipeline`, dimension
-    PipelineName): SucceededPipelineExecutions and SucceededStageExecutions (count)."""
+    """Rule → log group → metric filters. Metrics in namespace `<prefix>/CodePipeline` (counts):
+    SucceededPipelineExecutions (dimension PipelineName) and SucceededStageExecutions
+    (PipelineName, StageName)."""
     group = group or f"/aws/events/{lab.prefix}-pipeline-events"
     namespace = namespace or f"{lab.prefix}/CodePipeline"
     rule = rule or f"{lab.prefix}-pipeline-events"
@@ -65,11 +66,20 @@ def route_pipeline_events(
         ),
     )
     events.put_targets(Rule=rule, Targets=[{"Id": "log-group", "Arn": group_arn}])
+    # Pipeline events carry no stage; stage events do. Fields used as dimensions appear in the
+    # pattern (`= *`), as CloudWatch Logs wants for values taken from the event.
+    succeeded = '($.detail.pipeline = *) && ($.detail.state = "SUCCEEDED")'
     filters = {
-        "SucceededPipelineExecutions": f'{{ ($.detail-type = "{PIPELINE_EVENT}") && ($.detail.state = "SUCCEEDED") }}',
-        "SucceededStageExecutions": f'{{ ($.detail-type = "{STAGE_EVENT}") && ($.detail.state = "SUCCEEDED") }}',
+        "SucceededPipelineExecutions": (
+            f"{{ {succeeded} && ($.detail.stage NOT EXISTS) }}",
+            {"PipelineName": "$.detail.pipeline"},
+        ),
+        "SucceededStageExecutions": (
+            f"{{ {succeeded} && ($.detail.stage = *) }}",
+            {"PipelineName": "$.detail.pipeline", "StageName": "$.detail.stage"},
+        ),
     }
-    for metric, pattern in filters.items():
+    for metric, (pattern, dimensions) in filters.items():
         logs.put_metric_filter(
             logGroupName=group,
             filterName=metric,
@@ -80,7 +90,7 @@ def route_pipeline_events(
                     "metricNamespace": namespace,
                     "metricValue": "1",
                     "unit": "Count",
-                    "dimensions": {"PipelineName": "$.detail.pipeline"},
+                    "dimensions": dimensions,
                 }
             ],
         )
