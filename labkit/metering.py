@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass
-from datetime import date, datetime, timezone
+from datetime import date, datetime, timedelta, timezone
 
 from labkit import prices
 
@@ -19,6 +19,7 @@ VANISHED = {
     "NoSuchBucket",
 }
 GB = 1024**3
+V1_FREE_PERIOD = timedelta(days=30)  # a V1 pipeline is not charged in its first 30 days
 _EPSILON = datetime.resolution
 
 
@@ -101,8 +102,9 @@ def codebuild_usage(call: Call, start: datetime, end: datetime) -> list[UsageRec
 
 
 def codepipeline_usage(call: Call, start: datetime, end: datetime) -> list[UsageRecord]:
-    """V1: one active pipeline-month per pipeline that ran in the window (on its first run's day).
-    V2: action-execution minutes, rounded up per action; manual approvals are free."""
+    """V1: one active pipeline-month per pipeline that ran in the window (on its first run's
+    day); a pipeline in its first 30 days is free, so it counts 0. V2: action-execution minutes,
+    rounded up per action; manual approvals are free."""
     records = []
     for summary in _pages(call, "codepipeline", "ListPipelines", {}, "pipelines"):
         name = summary["name"]
@@ -142,8 +144,10 @@ def codepipeline_usage(call: Call, start: datetime, end: datetime) -> list[Usage
         ]
         ran = sorted(r for r in runs if _inside(r, start, end))
         if ran:
+            created = as_datetime(summary.get("created")) or ran[0]
+            charged = 0 if ran[0] - created < V1_FREE_PERIOD else 1
             records.append(
-                UsageRecord(ran[0].date(), prices.CODEPIPELINE, "activePipeline", 1, name)
+                UsageRecord(ran[0].date(), prices.CODEPIPELINE, "activePipeline", charged, name)
             )
     return records
 

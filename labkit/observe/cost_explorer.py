@@ -11,7 +11,7 @@ from matplotlib.figure import Figure
 
 AWS_LAG_NOTE = (
     "Cost Explorer data on AWS lags about 24 hours: today's builds appear tomorrow, "
-    "and the current month's figures are estimates."
+    "and the current month's figures are estimates. Each GetCostAndUsage request costs $0.01."
 )
 
 
