@@ -552,12 +552,11 @@ def test_timeout_and_stop_end_every_process(cb, aws, role, emulator):
         phases:
           build:
             commands:
-              - sleep 300 &
-              - echo $! > "$CODEBUILD_SRC_DIR/bg.pid"
+              - sleep 300 & echo $! > "$CODEBUILD_SRC_DIR/bg.pid"
               - sleep 300
         """,
         environment=environment(
-            environmentVariables=[{"name": "LABKIT_BUILD_TIMEOUT_SECONDS", "value": "1.5"}]
+            environmentVariables=[{"name": "LABKIT_BUILD_TIMEOUT_SECONDS", "value": "3"}]
         ),
     )
     build = run(cb, name)

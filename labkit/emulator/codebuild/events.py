@@ -31,7 +31,7 @@ class BuildNotifier:
     def __init__(self, runtime, backend, build):
         self.runtime, self.backend, self.build = runtime, backend, build
 
-    def _additional_information(self) -> dict:
+    def _additional_information(self, final: bool = False) -> dict:
         build, project = self.build, self.build.project
         with self.backend.lock:
             phases = [
@@ -64,7 +64,7 @@ class BuildNotifier:
                 ],
             },
             "timeout-in-minutes": project["timeoutInMinutes"],
-            "build-complete": build.complete,
+            "build-complete": final or build.complete,
             "initiator": build.initiator,
             "build-start-time": _event_time(build.start_time),
             "source": project["source"],
@@ -92,7 +92,7 @@ class BuildNotifier:
         except Exception as exc:  # events are best effort; a broken rule must not break the build
             log.warning("could not send %s for %s: %s", detail_type, self.build.id, exc)
 
-    def state_change(self) -> None:
+    def state_change(self, final: bool = False) -> None:
         build = self.build
         last = build.phases[-1] if build.phases else {}
         self._put(
@@ -101,7 +101,7 @@ class BuildNotifier:
                 "build-status": build.status,
                 "project-name": build.project_name,
                 "build-id": build.arn,
-                "additional-information": self._additional_information(),
+                "additional-information": self._additional_information(final),
                 "current-phase": build.current_phase,
                 "current-phase-context": json.dumps(
                     [c["message"] for c in last.get("contexts", [])]

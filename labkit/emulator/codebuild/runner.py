@@ -207,10 +207,12 @@ class BuildRunner:
             self.build.current_phase = "COMPLETED"
             self.build.status = status
             self.build.end_time = now
-            self.build.complete = True
+        # Log, event and metrics are all out before anyone can see buildComplete.
         self.log.flush()
-        self.notify.state_change()
+        self.notify.state_change(final=True)
         self.notify.metrics()
+        with self.backend.lock:
+            self.build.complete = True
         prune(self.work_dir)
 
     # --- phases ----------------------------------------------------------------------------
