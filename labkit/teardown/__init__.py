@@ -107,6 +107,7 @@ class TeardownReport:
     dry_run: bool
     rows: list[Row] = field(default_factory=list)
     leftovers: list[str] = field(default_factory=list)
+    skipped: list[str] = field(default_factory=list)  # kinds the backend cannot list
 
     @property
     def failed(self) -> list[Row]:
@@ -123,6 +124,10 @@ class TeardownReport:
         return format_table(self.rows)
 
     def summary(self) -> str:
+        skipped = "".join(f"\n  not listed: {s}" for s in self.skipped)
+        return self._outcome() + skipped
+
+    def _outcome(self) -> str:
         if self.dry_run:
             return f"dry run: {len(self.rows)} resource(s) of lab {self.prefix!r} would be deleted"
         if self.ok:
@@ -153,8 +158,12 @@ def find_lab_resources(lab, wait_seconds: float = 300.0) -> tuple[list[Resource]
         try:
             found = finder(ctx)
         except (*LOOKUP_ERRORS, OSError, TimeoutError) as exc:
-            what = finder.__name__.removeprefix("find_").replace("_", " ")
-            problems.append(Row(what, "list", f"failed: {_short(exc)}"))
+            problems.append(Row(_what(finder), "list", f"failed: {_short(exc)}"))
+            continue
+        except NotImplementedError as exc:
+            # Only in-process moto says this (an operation it lacks); AWS and the emulator
+            # answer every listing teardown makes.
+            problems.append(Row(_what(finder), "list", f"skipped: {exc}"))
             continue
         for resource in found:
             if resource.label not in seen:
@@ -174,6 +183,8 @@ def teardown(lab, dry_run: bool = False, *, prefix: str | None = None,
         check_sandbox_account(lab.account_id, lab.config.sandbox_accounts)
     report = TeardownReport(lab.prefix, dry_run)
     resources, problems = find_lab_resources(lab, wait_seconds)
+    report.skipped = [f"{p.resource}: {p.result}" for p in problems if _is_skip(p)]
+    problems = [p for p in problems if not _is_skip(p)]
     if dry_run:
         report.rows = [Row(_label(r), "would delete", "not run (dry run)") for r in resources]
         report.rows += problems
@@ -184,10 +195,18 @@ def teardown(lab, dry_run: bool = False, *, prefix: str | None = None,
     report.rows += problems
     left, list_problems = find_lab_resources(lab, wait_seconds)
     report.leftovers = [_label(r) for r in left] + [f"{p.resource}: {p.result}"
-                                                     for p in list_problems]
+                                                     for p in list_problems if not _is_skip(p)]
     if report.ok:
         ledger.clear(lab)
     return report
+
+
+def _is_skip(row: Row) -> bool:
+    return row.result.startswith("skipped")
+
+
+def _what(finder) -> str:
+    return finder.__name__.removeprefix("find_").replace("_", " ")
 
 
 def _label(resource: Resource) -> str:

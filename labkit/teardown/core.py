@@ -24,7 +24,7 @@ RETRYABLE_CODES = frozenset({
 # What a lookup of optional detail (tags) may raise; the resource is then judged by its name.
 LOOKUP_ERRORS = (ClientError, BotoCoreError, ResponseParserError)
 # Words in an error code that mean the resource is already gone (a second run, a race).
-GONE_WORDS = ("NotFound", "NoSuch", "DoesNotExist", "NotExist", "Malformed")
+GONE_WORDS = ("NotFound", "NoSuch", "DoesNotExist", "NotExist", "NonExistent")
 # AWS service prefixes of names labkit does not choose (log groups CodeBuild creates, ...).
 SERVICE_NAME_PREFIXES = ("/aws/codebuild/", "/aws/codepipeline/", "/aws/codedeploy/",
                          "/aws/events/", "/aws/lambda/", "/aws/vendedlogs/")
