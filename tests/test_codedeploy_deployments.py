@@ -107,6 +107,8 @@ def test_lifecycle_order_variables_and_logs(aws, emulator, fleet, upload):
     assert (archive / "appspec.yml").is_file()
     log = (root / "opt/codedeploy-agent/deployment-root/deployment-logs/codedeploy-agent-deployments.log").read_text()
     assert f"[{first['deploymentId']}][stdout]AfterInstall ran for {first['deploymentId']} on port {host['port']}" in log
+    scripts_log = (archive.parent / "logs" / "scripts.log").read_text()
+    assert f"AfterInstall [stdout]AfterInstall ran for {first['deploymentId']}" in scripts_log
 
     # The second deployment runs ApplicationStop (from the last good revision) and, with the
     # default DISALLOW, is not stopped by the files the first one installed.

@@ -48,6 +48,7 @@ class HostAgent:
         self.agent_root = host.root / AGENT_ROOT
         self.instructions = self.agent_root / "deployment-instructions"
         self.archive = self.agent_root / job.group_id / job.deployment_id / "deployment-archive"
+        self.current_event = ""
 
     # --- the lifecycle -------------------------------------------------------------------
     def run(self) -> bool:
@@ -101,6 +102,7 @@ class HostAgent:
         return True
 
     def _start_event(self, name: str) -> None:
+        self.current_event = name
         self._note(f"LifecycleEvent - {name}")
         with self.lock:
             event = self.target.event(name)
@@ -257,7 +259,16 @@ class HostAgent:
             line = raw.decode("utf-8", "replace").rstrip("\n")
             output.append(f"[{tag}]{line}")
             self._note(f"[{tag}]{line}")
+            self._script_log(f"[{tag}]{line}")
         stream.close()
+
+    def _script_log(self, text: str) -> None:
+        """The deployment's own scripts.log, beside its archive, as the agent keeps it."""
+        stamp = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M:%S")
+        path = self.archive.parent / "logs" / "scripts.log"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with open(path, "a", encoding="utf-8") as out:
+            out.write(f"{stamp} {self.current_event} {text}\n")
 
     def _env(self, event: str) -> dict[str, str]:
         base = {k: v for k, v in os.environ.items()
