@@ -146,10 +146,14 @@ def test_push_build_approve_deploy_then_a_failing_test_stops_at_build(aws, emula
         "pipelineExecution"]["artifactRevisions"]
     assert revisions[0]["revisionId"] == commit
     assert pages(emulator, course["instances"]) == ["Hello from CI/CD Pipeline v1.1.0!"] * 2
-    build_vars = [d for d in cp.list_action_executions(
+    build_action = [d for d in cp.list_action_executions(
         pipelineName=name, filter={"pipelineExecutionId": second})["actionExecutionDetails"]
-        if d["actionName"] == "Build"][0]["output"]["outputVariables"]
-    assert build_vars["APP_VERSION"] == "1.1.0"
+        if d["actionName"] == "Build"][0]
+    assert build_action["output"]["outputVariables"]["APP_VERSION"] == "1.1.0"
+    build_id = build_action["output"]["executionResult"]["externalExecutionId"]
+    build = aws("codebuild").batch_get_builds(ids=[build_id])["builds"][0]
+    assert build["initiator"] == f"codepipeline/{name}"
+    assert build["resolvedSourceVersion"] == commit
 
     # A failing test stops the pipeline at Build; the hosts keep serving 1.1.0.
     course["git"]("apply", str(SAMPLE_APP / "failures" / "failing-test.patch"),

@@ -76,6 +76,13 @@ class ActionContext:
                 f"{location['key']} (was the artifact bucket emptied?)")
         return key.value
 
+    def artifact_revision(self, name: str) -> str | None:
+        """The source revision (e.g. the commit id) behind an artifact, when a source made it."""
+        for _stage, run in self.execution.history:
+            if run.revision and any(a["name"] == name for a in run.output_artifacts):
+                return run.revision["revisionId"]
+        return None
+
     def new_artifact_location(self, name: str) -> dict:
         return {"bucket": self.bucket, "key": artifact_key(self.execution.pipeline_name, name)}
 

@@ -1,10 +1,12 @@
-"""Build and Test actions: a CodeBuild build of the input artifacts, through CodeBuild's API."""
+"""Build and Test actions: a CodeBuild build of the input artifacts, started as CodePipeline starts
+it (initiator `codepipeline/<name>`, the source commit as the resolved source version)."""
 
 from __future__ import annotations
 
 import json
 
 from labkit.emulator.codepipeline.context import ActionContext, ActionFailed
+from labkit.emulator.json_api import AWSError
 
 CODEBUILD_CONSOLE = "https://console.aws.amazon.com/codesuite/codebuild/projects"
 
@@ -15,55 +17,43 @@ def codebuild(ctx: ActionContext) -> None:
     primary = config.get("PrimarySource") or inputs[0]
     if primary not in inputs:
         raise ActionFailed(f"PrimarySource '{primary}' is not one of the input artifacts {inputs}.")
-    request: dict = {"projectName": config["ProjectName"]}
-    location = ctx.input_location(primary)
-    request["sourceTypeOverride"] = "S3"
-    request["sourceLocationOverride"] = f"{location['bucket']}/{location['key']}"
-    secondary = [name for name in inputs if name != primary]
-    if secondary:
-        request["secondarySourcesOverride"] = [
-            {"type": "S3", "sourceIdentifier": name,
-             "location": "{bucket}/{key}".format(**ctx.input_location(name))}
-            for name in secondary]
     outputs = [a["name"] for a in ctx.action["outputArtifacts"]]
     planned = {name: ctx.new_artifact_location(name) for name in outputs}
-    if outputs:
-        request["artifactsOverride"] = _s3_artifact(planned[outputs[0]])
-        if len(outputs) > 1:
-            request["secondaryArtifactsOverride"] = [
-                {**_s3_artifact(planned[name]), "artifactIdentifier": name} for name in outputs[1:]]
-    else:
-        request["artifactsOverride"] = {"type": "NO_ARTIFACTS"}
-    if config.get("EnvironmentVariables"):
-        request["environmentVariablesOverride"] = _environment(config["EnvironmentVariables"])
-
-    build = ctx.call("codebuild", "StartBuild", request)["build"]
-    build_id = build["id"]
-    ctx.run.external_id = build_id
+    service = ctx.runtime.service("codebuild")
+    try:
+        build = service.start_pipeline_build(
+            ctx.account_id, ctx.region, config["ProjectName"],
+            pipeline_name=ctx.execution.pipeline_name,
+            inputs=[{"name": n, **ctx.input_location(n), "revision": ctx.artifact_revision(n)}
+                    for n in inputs],
+            outputs=[{"name": n, **planned[n]} for n in outputs],
+            primary_source=primary,
+            environment_variables=_environment(config.get("EnvironmentVariables")),
+        )
+    except AWSError as err:
+        raise ActionFailed(f"{err.code}: {err.message}") from None
+    ctx.run.external_id = build.id
     project = config["ProjectName"]
-    ctx.run.external_url = (f"{CODEBUILD_CONSOLE}/{project}/build/{build_id}/?region={ctx.region}")
+    ctx.run.external_url = f"{CODEBUILD_CONSOLE}/{project}/build/{build.id}/?region={ctx.region}"
+    backend = service.backends.get(ctx.account_id, ctx.region)
 
     def complete():
-        found = ctx.call("codebuild", "BatchGetBuilds", {"ids": [build_id]})["builds"]
-        return found[0] if found and found[0].get("buildComplete") else None
+        described = backend.get_build(build.id).describe()
+        return described if described.get("buildComplete") else None
 
-    build = ctx.wait_for(complete, interval=0.3)
+    described = ctx.wait_for(complete, interval=0.3)
     ctx.run.output_variables = {v["name"]: v.get("value", "")
-                                for v in build.get("exportedEnvironmentVariables", [])}
-    if build["buildStatus"] != "SUCCEEDED":
-        raise ActionFailed(_failure_message(build))
+                                for v in described.get("exportedEnvironmentVariables", [])}
+    if described["buildStatus"] != "SUCCEEDED":
+        raise ActionFailed(_failure_message(described))
     for name in outputs:
         ctx.record_output(name, planned[name])
-    ctx.run.summary = f"Build {build_id} succeeded"
+    ctx.run.summary = f"Build {build.id} succeeded"
 
 
-def _s3_artifact(location: dict) -> dict:
-    path, name = location["key"].rsplit("/", 1)
-    return {"type": "S3", "location": location["bucket"], "path": path, "name": name,
-            "namespaceType": "NONE", "packaging": "ZIP", "overrideArtifactName": False}
-
-
-def _environment(raw: str) -> list[dict]:
+def _environment(raw: str | None) -> list[dict]:
+    if not raw:
+        return []
     try:
         items = json.loads(raw)
     except ValueError:
