@@ -178,10 +178,9 @@ def test_failing_health_rolls_back_to_the_old_version_on_every_host(aws, fleet, 
     assert all(m["source"] == "aws.codedeploy" for m in messages)
 
 
-def test_crash_on_start_and_slow_start_fail_on_every_host(aws, fleet, revisions):
+def test_crash_on_start_fails_validation_on_every_host(aws, fleet, revisions):
     web = fleet(3, deploymentConfigName="CodeDeployDefault.AllAtOnce")
     assert web.deploy_and_wait(revisions["v1"])["status"] == "Succeeded"
-
     crashed = web.deploy_and_wait(revisions["crash-on-start"])
     assert crashed["status"] == "Failed"
     assert "rollbackInfo" not in crashed, "the group has no automatic rollback"
@@ -189,14 +188,22 @@ def test_crash_on_start_and_slow_start_fail_on_every_host(aws, fleet, revisions)
         failed = failed_event(target)
         assert (failed["lifecycleEventName"], failed["diagnostics"]["errorCode"]) == ("ValidateService", "ScriptFailed")
         assert "DATABASE_URL" in failed["diagnostics"]["logTail"]
+    # ApplicationStop ended v1, and the new server exited: nothing answers any more.
     assert all(code == 0 for code, _ in (http_get(h["url"] + "/") for h in web.hosts().values()))
 
+
+@pytest.mark.slow
+def test_slow_start_times_out_application_start(aws, fleet, revisions):
+    """Takes the 30 s that appspec.yml gives ApplicationStart, on all hosts at once."""
+    web = fleet(3, deploymentConfigName="CodeDeployDefault.AllAtOnce")
     slow = web.deploy_and_wait(revisions["slow-start"])
     assert slow["status"] == "Failed"
     for target in web.targets(slow["deploymentId"]).values():
         failed = failed_event(target)
         assert (failed["lifecycleEventName"], failed["diagnostics"]["errorCode"]) == ("ApplicationStart", "ScriptTimedOut")
         assert "failed to complete in 30 seconds" in failed["diagnostics"]["message"]
+        assert "Waiting 45 s for the database" in failed["diagnostics"]["logTail"]
+    assert all(code == 0 for code, _ in (http_get(h["url"] + "/") for h in web.hosts().values()))
 
 
 def test_stop_on_request_rolls_back_and_stopping_an_instance_ends_its_service(aws, emulator, fleet, revisions):
