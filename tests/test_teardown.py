@@ -405,3 +405,26 @@ def test_reset_returns_an_emulator_to_empty(tmp_path):
         os.environ.update(saved)
         emulator_control.stop(state_dir)
     assert not processes_in(state_dir)
+
+
+def test_what_cannot_be_deleted_is_listed_as_left_and_the_exit_code_says_so(connect, emulator):
+    lab = connect(new_prefix())
+    s3 = lab.client("s3")
+    locked = lab.name("locked")
+    s3.create_bucket(Bucket=locked, ObjectLockEnabledForBucket=True)
+    s3.put_object(Bucket=locked, Key="evidence.txt", Body=b"x", ObjectLockLegalHoldStatus="ON")
+    lab.client("sns").create_topic(Name=lab.name("alerts"))
+    env = {**os.environ, "LABKIT_STATE_DIR": str(emulator.state_dir),
+           "LABKIT_PORT": str(emulator.port), "LABKIT_BACKEND": "local"}
+    done = subprocess.run([sys.executable, "-m", "labkit", "teardown", "--prefix", lab.prefix,
+                           "--give-up-after", "1"], env=env, capture_output=True, text=True,
+                          timeout=300)
+    assert done.returncode == 1, done.stdout + done.stderr
+    assert f"sns topic {lab.name('alerts')}" in done.stdout
+    assert "1 object version(s) could not be deleted, e.g. evidence.txt: AccessDenied" in done.stdout
+    assert f"resource(s) left:\n  s3 bucket {locked}" in done.stdout
+    # Once the legal hold is lifted, a second run finishes the job.
+    version = s3.list_object_versions(Bucket=locked)["Versions"][0]["VersionId"]
+    s3.put_object_legal_hold(Bucket=locked, Key="evidence.txt", VersionId=version,
+                             LegalHold={"Status": "OFF"})
+    assert teardown(lab).ok

@@ -14,6 +14,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="show what would be deleted; change nothing")
     parser.add_argument("--yes", action="store_true",
                         help="aws backend: do not ask to type the prefix to confirm")
+    parser.add_argument("--give-up-after", type=float, default=120.0, metavar="SECONDS",
+                        help="how long to retry a resource that is still in use (default 120)")
     parser.add_argument("--backend", choices=("local", "aws", "moto"))
     parser.add_argument("--region")
     parser.add_argument("--profile")
@@ -48,7 +50,7 @@ def run(args) -> int:
             print("Not confirmed: nothing was deleted.")
             return 1
     print(f"Tearing down lab {lab.prefix!r} in {where}{' (dry run)' if args.dry_run else ''}...")
-    report = teardown(lab, dry_run=args.dry_run)
+    report = teardown(lab, dry_run=args.dry_run, retry_seconds=args.give_up_after)
     print(report.table())
     print(report.summary())
     return 0 if report.ok else 1

@@ -43,6 +43,10 @@ def name_in_lab(name: str, prefix: str) -> bool:
     return name == prefix or name.startswith((f"{prefix}-", f"{prefix}/"))
 
 
+class CannotDelete(Exception):
+    """A deletion AWS refused in a way retrying will not fix (an object lock, a legal hold)."""
+
+
 @dataclass
 class Ownership:
     """Decides whether a resource is the lab's: by its lab tag, else its name, else the ledger."""
@@ -110,7 +114,7 @@ def run_with_retries(action: Callable[[], None], deadline_seconds: float,
             if code not in RETRYABLE_CODES or time.monotonic() + delay > deadline:
                 message = exc.response.get("Error", {}).get("Message", "")
                 return f"failed: {code}: {message}"[:300]
-        except (TimeoutError, BotoCoreError, ResponseParserError) as exc:
+        except (CannotDelete, TimeoutError, BotoCoreError, ResponseParserError) as exc:
             return f"failed: {str(exc)[:280]}"
         sleep(delay)
         delay = min(delay * 2, 8.0)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from labkit.teardown.context import FindContext
-from labkit.teardown.core import LOOKUP_ERRORS, Resource, paginate, tags_from_list
+from labkit.teardown.core import LOOKUP_ERRORS, CannotDelete, Resource, paginate, tags_from_list
 
 
 def find_buckets(ctx: FindContext) -> list[Resource]:
@@ -27,8 +27,14 @@ def _empty_and_delete(s3, bucket: str):
             doomed = [{"Key": v["Key"], "VersionId": v["VersionId"]}
                       for v in (*page.get("Versions", []), *page.get("DeleteMarkers", []))]
             for start in range(0, len(doomed), 1000):
-                s3.delete_objects(Bucket=bucket, Delete={"Objects": doomed[start:start + 1000],
-                                                         "Quiet": True})
+                answer = s3.delete_objects(Bucket=bucket, Delete={
+                    "Objects": doomed[start:start + 1000], "Quiet": True})
+                refused = answer.get("Errors", [])
+                if refused:
+                    first = refused[0]
+                    raise CannotDelete(f"{len(refused)} object version(s) could not be deleted, "
+                                       f"e.g. {first.get('Key')}: {first.get('Code')}: "
+                                       f"{first.get('Message')}")
         for page in s3.get_paginator("list_multipart_uploads").paginate(Bucket=bucket):
             for upload in page.get("Uploads", []):
                 s3.abort_multipart_upload(Bucket=bucket, Key=upload["Key"],
