@@ -113,8 +113,9 @@ class _Reader:
         self.data = data
         self.lines = lines
 
-    def fail(self, message: str, *path) -> None:
-        raise BuildspecError(f"{message} at line {self.lines.line(*path)}")
+    def fail(self, message: str, *path, hint: str = "") -> None:
+        where = f"{message} at line {self.lines.line(*path)}"
+        raise BuildspecError(f"{where}; {hint}" if hint else where)
 
     def read(self) -> BuildSpec:
         version = self.data.get("version")
@@ -123,8 +124,9 @@ class _Reader:
         version_text = str(version)
         if version_text not in ("0.1", "0.2"):
             self.fail(
-                f"invalid buildspec version '{version_text}': supported versions are 0.1 and 0.2",
+                f"invalid buildspec version '{version_text}'",
                 "version",
+                hint="supported versions are 0.1 and 0.2",
             )
         spec = BuildSpec(version=version_text)
         self._read_env(spec)
@@ -180,7 +182,7 @@ class _Reader:
         env = self._map(self.data.get("env"), "env")
         shell = env.get("shell", "bash")
         if shell not in ("bash", "/bin/sh", "sh"):
-            self.fail(f"Unsupported shell '{shell}': use bash or /bin/sh", "env", "shell")
+            self.fail(f"Unsupported shell '{shell}'", "env", "shell", hint="use bash or /bin/sh")
         spec.shell = "sh" if shell in ("/bin/sh", "sh") else "bash"
         if self.data.get("run-as"):
             spec.run_as.append(f"run-as: {self.data['run-as']}")
@@ -197,8 +199,9 @@ class _Reader:
         for name in [*spec.variables, *spec.parameter_store, *spec.secrets_manager]:
             if name.startswith("CODEBUILD_"):
                 self.fail(
-                    f"Invalid environment variable name {name}: the CODEBUILD_ prefix is reserved",
+                    f"Invalid environment variable name {name}",
                     "env",
+                    hint="the CODEBUILD_ prefix is reserved",
                 )
 
     def _read_phases(self, spec: BuildSpec) -> None:
@@ -208,9 +211,10 @@ class _Reader:
         for name, body in phases.items():
             if name not in PHASE_NAMES:
                 self.fail(
-                    f"Unknown phase '{name}': a buildspec's phases are {', '.join(PHASE_NAMES)}",
+                    f"Unknown phase '{name}'",
                     "phases",
                     name,
+                    hint=f"a buildspec's phases are {', '.join(PHASE_NAMES)}",
                 )
             body = self._map(body, "phases", name)
             phase = PhaseSpec(name=name)
@@ -221,11 +225,12 @@ class _Reader:
             phase.on_failure = str(body.get("on-failure", "ABORT"))
             if not _ON_FAILURE.match(phase.on_failure):
                 self.fail(
-                    f"Invalid on-failure '{phase.on_failure}' in phase {name}: use ABORT, "
-                    "CONTINUE, RETRY, RETRY-<count>, RETRY-<regex> or RETRY-<count>-<regex>",
+                    f"Invalid on-failure '{phase.on_failure}' in phase {name}",
                     "phases",
                     name,
                     "on-failure",
+                    hint="use ABORT, CONTINUE, RETRY, RETRY-<count>, RETRY-<regex> or "
+                    "RETRY-<count>-<regex>",
                 )
             if name == "install":
                 phase.runtime_versions = self._string_map(
@@ -240,9 +245,10 @@ class _Reader:
                 )
             if not phase.commands and not phase.runtime_versions:
                 self.fail(
-                    f"Phase {name} has no commands: give it a 'commands' list or remove it",
+                    f"Phase {name} has no commands",
                     "phases",
                     name,
+                    hint="give it a 'commands' list or remove it",
                 )
             spec.phases[name] = phase
 
@@ -268,7 +274,7 @@ class _Reader:
         if body is None:
             return
         body = self._map(body, "artifacts")
-        if "files" in body:
+        if "files" in body or not body.get("secondary-artifacts"):
             spec.artifacts = self._artifact(body, "", "artifacts")
         for identifier, item in self._map(
             body.get("secondary-artifacts"), "artifacts", "secondary-artifacts"
