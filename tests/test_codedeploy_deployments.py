@@ -303,6 +303,12 @@ def test_create_deployment_refusals(aws, fleet, upload, role_arn):
     with pytest.raises(ClientError) as err:
         one.deploy(revision, group="bg")
     assert err.value.response["Error"]["Code"] == "NotImplementedException"
+    one.create_group(role_arn, group="lb", loadBalancerInfo={"targetGroupInfoList": [{"name": "tg"}]},
+                     deploymentStyle={"deploymentType": "IN_PLACE", "deploymentOption": "WITH_TRAFFIC_CONTROL"})
+    with pytest.raises(ClientError) as err:
+        one.deploy(revision, group="lb")
+    assert err.value.response["Error"]["Code"] == "NotImplementedException"
+    assert "WITHOUT_TRAFFIC_CONTROL" in err.value.response["Error"]["Message"]
     assert wait_for_deployment(cd, running)["status"] == "Succeeded"
     listed = cd.list_deployments(applicationName=one.app, deploymentGroupName="dev")["deployments"]
     assert listed == [running], "refused deployments leave nothing behind"

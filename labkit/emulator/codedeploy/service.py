@@ -124,6 +124,10 @@ class CodeDeployService:
             raise NotEmulatedException(
                 "labkit's emulator does not run BLUE_GREEN deployments yet; use a deployment "
                 "group with deploymentStyle IN_PLACE.")
+        if style.get("deploymentOption") == "WITH_TRAFFIC_CONTROL":
+            raise NotEmulatedException(
+                "labkit's emulator does not route load balancer traffic during deployments yet; "
+                "use a deployment group with deploymentOption WITHOUT_TRAFFIC_CONTROL.")
         self.check_service_role(backend, group.settings.get("serviceRoleArn", ""))
         behavior = params.get("fileExistsBehavior")
         rollback_config = params.get("autoRollbackConfiguration")
