@@ -209,22 +209,25 @@ def s3_usage(
 ) -> list[UsageRecord]:
     """From (bucket, size, last modified): storage as GB-months accrued day by day while the
     object exists, and one PUT per object written in the window (a lower bound of requests)."""
-    records = []
     first, last = start.date(), (end - _EPSILON).date()
+    # Objects written on the same day in the same bucket accrue alike: add them up first.
+    written: dict[tuple[str, date], list] = {}
     for bucket, size, modified in objects:
         if modified.date() > last:
             continue
-        if _inside(modified, start, end):
+        totals = written.setdefault((bucket, modified.date()), [0, 0])
+        totals[0] += size
+        totals[1] += 1 if _inside(modified, start, end) else 0
+    records = []
+    for (bucket, day_written), (size, puts) in written.items():
+        if puts:
             records.append(
-                UsageRecord(modified.date(), prices.S3, "Requests-Tier1", 1 / 1000, bucket)
+                UsageRecord(day_written, prices.S3, "Requests-Tier1", puts / 1000, bucket)
             )
-        day = max(first, modified.date())
+        day = max(first, day_written)
         while day <= last:
-            records.append(
-                UsageRecord(
-                    day, prices.S3, "TimedStorage-ByteHrs", size / GB / month_days(day), bucket
-                )
-            )
+            gb_months = size / GB / month_days(day)
+            records.append(UsageRecord(day, prices.S3, "TimedStorage-ByteHrs", gb_months, bucket))
             day = date.fromordinal(day.toordinal() + 1)
     return _merged(records)
 

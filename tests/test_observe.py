@@ -526,7 +526,7 @@ def test_cost_explorer_prices_the_measured_usage(activity, ce, no_warnings):
         again = cost_explorer.cost_and_usage(lab, today, today + timedelta(days=1))
         return abs(again["amount"].sum() - expected) < 1e-6
 
-    assert wait_for(agree, 20, interval=0.5, what="Cost Explorer to agree with measure()")
+    assert wait_for(agree, 60, interval=0.5, what="Cost Explorer to agree with measure()")
     chart = cost_explorer.cost_chart(frame).axes[0]
     assert len(chart.containers) == frame["group"].nunique()
 

@@ -76,7 +76,9 @@ def estimate(usage: pd.DataFrame | dict[str, float]) -> pd.DataFrame:
     totals = usage.groupby("usage_type", sort=False)["quantity"].sum()
     free = prices.FreeTier()
     rows = []
-    # Cheapest first inside a free pool, as AWS applies a shared allowance (arm1 before general1).
+    # A shared allowance (100 minutes for general1.small and arm1.small) goes to the cheaper
+    # type first, which gives the higher of the possible costs: AWS does not say in which order
+    # it applies it, and an estimate should not promise less than the bill.
     for usage_type in sorted(totals.index, key=lambda u: _price_or_nan(u)):
         quantity = float(totals[usage_type])
         try:

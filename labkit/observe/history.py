@@ -90,6 +90,8 @@ def pipeline_history(lab, pipeline: str, limit: int | None = None) -> pd.DataFra
         )
     )[:limit]
     wanted = {e["pipelineExecutionId"] for e in executions}
+    stages = codepipeline.get_pipeline(name=pipeline)["pipeline"]["stages"]
+    order = {stage["name"]: i for i, stage in enumerate(stages)}
     actions = [
         a
         for a in _pages(
@@ -111,9 +113,10 @@ def pipeline_history(lab, pipeline: str, limit: int | None = None) -> pd.DataFra
                 "trigger": execution.get("trigger", {}).get("triggerType"),
             }
         )
+        # Stages run in their declared order; times alone can tie at millisecond resolution.
         mine = sorted(
             (a for a in actions if a["pipelineExecutionId"] == execution_id),
-            key=lambda a: a["startTime"],
+            key=lambda a: (order.get(a["stageName"], len(order)), a["startTime"]),
         )
         for stage in dict.fromkeys(a["stageName"] for a in mine):
             inside = [a for a in mine if a["stageName"] == stage]
