@@ -453,3 +453,31 @@ def test_buildspec_from_s3_arn(cb, aws, role, bucket):
     build = run(cb, name)
     assert build["buildStatus"] == "SUCCEEDED"
     assert "spec-from-s3" in log_text(aws, build).splitlines()
+
+
+def test_artifact_name_from_an_exported_variable(cb, aws, role, bucket):
+    buildspec = (
+        "version: 0.2\nphases:\n  build:\n    commands: ['export V=1.2.3', 'echo x > out.txt']\n"
+        "artifacts:\n  files: [out.txt]\n  name: app-$V.zip\n"
+    )
+    name = s3_project(
+        cb,
+        aws,
+        role,
+        bucket,
+        {"buildspec.yml": buildspec},
+        artifacts={
+            "type": "S3",
+            "location": bucket,
+            "path": "named",
+            "name": "default.zip",
+            "packaging": "ZIP",
+            "overrideArtifactName": True,
+        },
+    )
+    build = run(cb, name)
+    assert build["buildStatus"] == "SUCCEEDED", statuses(build)
+    assert build["artifacts"]["location"] == f"arn:aws:s3:::{bucket}/named/app-1.2.3.zip"
+    assert names_in(
+        aws("s3").get_object(Bucket=bucket, Key="named/app-1.2.3.zip")["Body"].read()
+    ) == ["out.txt"]

@@ -602,6 +602,8 @@ class BuildRunner:
     def _upload_artifacts(self) -> None:
         if self.session is not None:
             self._capture_exports(self.session)
+            # Artifact names see what the commands exported (e.g. name: app-$APP_VERSION.zip).
+            self.env = {**self.env, **self.session.exported()}
         try:
             Uploader(self).run()
         except UploadFailed as exc:
