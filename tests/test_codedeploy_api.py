@@ -119,6 +119,9 @@ def test_deployment_group_lifecycle(aws, app, role_arn):
      "AlarmsLimitExceededException"),
     ({"deploymentStyle": {"deploymentType": "IN_PLACE", "deploymentOption": "WITH_TRAFFIC_CONTROL"}},
      "InvalidLoadBalancerInfoException"),
+    ({"triggerConfigurations": [{"triggerName": "t", "triggerEvents": ["DeploymentFailure"],
+                                 "triggerTargetArn": "arn:aws:sns:us-east-1:123456789012:no-such-topic"}]},
+     "InvalidTriggerConfigException"),
 ])
 def test_deployment_group_validation_leaves_nothing_behind(aws, app, role_arn, changes, code):
     cd = aws("codedeploy")

@@ -440,3 +440,31 @@ def test_tar_revision(fleet, aws, bucket):
     one = fleet(1)
     revision = s3_revision(aws("s3"), bucket, f"rev/{uuid.uuid4().hex}.tar", buffer.getvalue(), "tar")
     assert one.deploy_and_wait(revision)["status"] == "Succeeded"
+
+
+def test_triggers_notify_sns(aws, fleet, upload):
+    import json
+
+    sns, sqs = aws("sns"), aws("sqs")
+    topic = sns.create_topic(Name=f"cd-trigger-{uuid.uuid4().hex[:6]}")["TopicArn"]
+    queue = sqs.create_queue(QueueName=f"cd-trigger-{uuid.uuid4().hex[:6]}")["QueueUrl"]
+    queue_arn = sqs.get_queue_attributes(QueueUrl=queue, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    sns.subscribe(TopicArn=topic, Protocol="sqs", Endpoint=queue_arn)
+    one = fleet(1, triggerConfigurations=[{"triggerName": "all", "triggerTargetArn": topic,
+                                           "triggerEvents": ["DeploymentStart", "DeploymentSuccess",
+                                                             "InstanceFailure", "InstanceSuccess"]}])
+    info = one.deploy_and_wait(upload(bundle()))
+    assert info["status"] == "Succeeded"
+    seen = []
+
+    def collect():
+        for message in sqs.receive_message(QueueUrl=queue, MaxNumberOfMessages=10).get("Messages", []):
+            seen.append(json.loads(message["Body"]))
+        return len(seen) >= 3
+
+    wait_until(collect, 15, "three trigger notifications")
+    subjects = sorted(n["Subject"].split(":")[0] for n in seen)
+    assert subjects == ["CREATED", "SUCCEEDED", "SUCCEEDED"]
+    bodies = [json.loads(n["Message"]) for n in seen]
+    assert {b["deploymentId"] for b in bodies} == {info["deploymentId"]}
+    assert any(b.get("instanceId") == one.ids[0] for b in bodies)

@@ -7,7 +7,7 @@ import copy
 import logging
 
 from labkit.emulator.codedeploy import exceptions as errors
-from labkit.emulator.codedeploy import revisions
+from labkit.emulator.codedeploy import revisions, triggers
 from labkit.emulator.codedeploy.agent import DeploymentJob
 from labkit.emulator.codedeploy.engine import DeploymentEngine, matching_instance_ids
 from labkit.emulator.codedeploy.models import (
@@ -72,6 +72,8 @@ class CodeDeployService:
             if "DEPLOYMENT_STOP_ON_ALARM" in events and not (alarms or {}).get("enabled"):
                 raise errors.InvalidAutoRollbackConfigException(
                     "DEPLOYMENT_STOP_ON_ALARM needs an enabled alarmConfiguration with at least one alarm.")
+        if settings.get("triggerConfigurations"):
+            triggers.check_triggers(backend.account_id, backend.region, settings["triggerConfigurations"])
         style = settings.get("deploymentStyle") or {}
         if style.get("deploymentOption") == "WITH_TRAFFIC_CONTROL" and not settings.get("loadBalancerInfo"):
             raise errors.InvalidLoadBalancerInfoException(
@@ -221,6 +223,7 @@ class CodeDeployService:
         detail = self._detail(backend, deployment, state)
         self._send(backend, "CodeDeploy Deployment State-change Notification", detail,
                    self._resources(backend, deployment))
+        triggers.notify(deployment, state, backend.region, backend.account_id)
 
     def send_instance_event(self, backend: CodeDeployBackend, deployment: Deployment,
                             instance_id: str, state: str) -> None:
@@ -229,6 +232,7 @@ class CodeDeployService:
         detail.update({"instanceId": instance_id, "instance": arn})
         self._send(backend, "CodeDeploy Instance State-change Notification", detail,
                    [*self._resources(backend, deployment), arn])
+        triggers.notify(deployment, state, backend.region, backend.account_id, instance_id)
 
     def _detail(self, backend: CodeDeployBackend, deployment: Deployment, state: str) -> dict:
         return {"account": backend.account_id, "region": backend.region,
