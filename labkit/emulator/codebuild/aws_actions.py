@@ -7,7 +7,9 @@ small function here is what lets permission checks against the service role be a
 from __future__ import annotations
 
 import json
+import subprocess
 import time
+from pathlib import Path
 
 from labkit.emulator.codebuild.exceptions import InvalidInputException
 
@@ -51,6 +53,18 @@ def put_object(account_id: str, bucket: str, key: str, data: bytes) -> None:
         _s3(account_id).put_object(bucket, key, data)
     except Exception as exc:
         raise ActionError(getattr(exc, "code", type(exc).__name__), str(exc)) from None
+
+
+def git_pull(bare_repo: Path, dest: Path) -> None:
+    """Clone a CodeCommit repository (a bare repo in the state dir) without checking out."""
+    done = subprocess.run(
+        ["git", "clone", "--quiet", "--no-checkout", str(bare_repo), str(dest)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    if done.returncode != 0:
+        raise ActionError("GitPullFailed", done.stderr.strip()[:500])
 
 
 def get_parameter(account_id: str, region: str, name: str) -> str:

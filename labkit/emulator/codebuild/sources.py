@@ -33,7 +33,10 @@ def download_codecommit(state_dir: Path, location: str, version: str | None, des
             f"repository not found for primary source and source version "
             f"{version or 'refs/heads/main'}: {location}"
         )
-    _git(["clone", "--quiet", "--no-checkout", str(bare), str(dest)], state_dir)
+    try:
+        aws_actions.git_pull(bare, dest)  # codecommit:GitPull, on the build's behalf
+    except ActionError as exc:
+        raise SourceError(f"git clone failed: {exc.message}") from None
     wanted = (version or "HEAD").strip()
     candidates = [wanted]
     if wanted.startswith("refs/heads/"):
