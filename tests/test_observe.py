@@ -404,8 +404,20 @@ def test_insights_evaluator_matches_aws_semantics():
 
 
 def test_failed_run_sets_the_alarm_off(activity, aws):
-    state = alarms.wait_for_alarm(activity["lab"], activity["alarm"], "ALARM", timeout=30, poll=0.2)
-    assert "Threshold Crossed" in state["StateReason"]
+    # The history, not the current state: a period after the failure the alarm is OK again.
+    def went_off():
+        changes = alarms.alarm_history(activity["lab"], activity["alarm"])
+        return changes[changes["new_state"] == "ALARM"]
+
+    fired = wait_for(lambda: not went_off().empty, 30, what="the alarm to go to ALARM")
+    assert fired and "to ALARM" in went_off()["summary"].iloc[0]
+    state = alarms.alarm_state(activity["lab"], activity["alarm"])
+    assert state["StateValue"] in ("ALARM", "OK")
+    assert alarms.wait_for_alarm(activity["lab"], activity["alarm"], state["StateValue"],
+                                 timeout=5)["StateValue"] == state["StateValue"]
+    with pytest.raises(TimeoutError, match="INSUFFICIENT_DATA"):
+        alarms.wait_for_alarm(activity["lab"], activity["alarm"], "INSUFFICIENT_DATA",
+                              timeout=0.3, poll=0.1)
 
     def alarm_message():
         for message in aws("sqs").receive_message(QueueUrl=activity["queue"],

@@ -3,7 +3,10 @@ notifies an SNS topic, and waiting until an alarm reaches a state."""
 
 from __future__ import annotations
 
+import json
 import time
+
+import pandas as pd
 
 
 def failed_pipeline_alarm(
@@ -55,3 +58,26 @@ def wait_for_alarm(
                 f"not {state}: {current['StateReason']}"
             )
         time.sleep(poll)
+
+
+def alarm_history(lab, name: str) -> pd.DataFrame:
+    """The alarm's state changes, newest first: timestamp, old_state, new_state, summary."""
+    cloudwatch = lab.client("cloudwatch")
+    params = {"AlarmName": name, "HistoryItemType": "StateUpdate"}
+    rows = []
+    while True:
+        page = cloudwatch.describe_alarm_history(**params)
+        for item in page.get("AlarmHistoryItems", []):
+            data = json.loads(item.get("HistoryData") or "{}")
+            rows.append(
+                {
+                    "timestamp": item["Timestamp"],
+                    "old_state": data.get("oldState", {}).get("stateValue"),
+                    "new_state": data.get("newState", {}).get("stateValue"),
+                    "summary": item.get("HistorySummary"),
+                }
+            )
+        if not page.get("NextToken"):
+            break
+        params["NextToken"] = page["NextToken"]
+    return pd.DataFrame(rows, columns=["timestamp", "old_state", "new_state", "summary"])
