@@ -235,10 +235,13 @@ def test_build_history_phases_add_up_to_the_build(activity):
     for build_id, phases in frame[frame["kind"] == "phase"].groupby("id"):
         total = builds[builds["id"] == build_id]["duration_s"].iloc[0]
         span = (phases["end"].max() - phases["start"].min()).total_seconds()
-        # Phases follow one another without gaps, inside the build's start and end (the
-        # emulator's SUBMITTED may start a little after the build's startTime).
-        assert phases["duration_s"].sum() == pytest.approx(span, abs=0.01)
+        # Phases follow one another inside the build's start and end. (The emulator leaves a few
+        # milliseconds between one phase's end and the next one's start, and SUBMITTED may start
+        # a little after the build's startTime, so allow for that on a busy machine.)
+        assert span - 0.1 <= phases["duration_s"].sum() <= span + 0.001
         assert span <= total + 0.001
+        starts, ends = list(phases["start"]), list(phases["end"])
+        assert all(later >= earlier for later, earlier in zip(starts[1:], ends[:-1], strict=True))
         assert phases["name"].iloc[0] == "SUBMITTED" and "COMPLETED" not in set(phases["name"])
     failed = builds[builds["status"] == "FAILED"]["id"].iloc[0]
     phase_status = frame[(frame["id"] == failed) & (frame["kind"] == "phase")].set_index("name")["status"]
