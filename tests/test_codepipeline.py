@@ -498,3 +498,84 @@ def test_listing_pages_through_executions(aws, role, store, source):
         if not token:
             break
     assert len(seen) == 4 and seen[:3] == list(reversed(ids))
+
+
+TEMPLATE = """AWSTemplateFormatVersion: "2010-09-09"
+Parameters:
+  TopicName:
+    Type: String
+  Release:
+    Type: String
+    Default: first
+Resources:
+  Topic:
+    Type: AWS::SNS::Topic
+    Properties:
+      TopicName: !Ref TopicName
+Outputs:
+  TopicArn:
+    Value: !Ref Topic
+  Release:
+    Value: !Ref Release
+"""
+
+
+def test_cloudformation_actions_create_change_and_delete_a_stack(aws, role, store):
+    cp, cfn = aws("codepipeline"), aws("cloudformation")
+    source = make_bucket(aws)
+    aws("s3").put_object(Bucket=source, Key="source.zip", Body=zip_bytes({
+        "infra/template.yaml": TEMPLATE,
+        "infra/config.json": json.dumps({"Parameters": {"TopicName": "from-config"}})}))
+    stack, topic = unique("stack"), unique("topic")
+    deploy = action("CreateStack", "Deploy", "CloudFormation", {
+        "ActionMode": "CREATE_UPDATE", "StackName": stack,
+        "TemplatePath": "SourceOutput::infra/template.yaml",
+        "TemplateConfiguration": "SourceOutput::infra/config.json",
+        "ParameterOverrides": json.dumps({"TopicName": topic})},
+        inputs=["SourceOutput"], namespace="StackOutputs")
+    plan = action("Plan", "Deploy", "CloudFormation", {
+        "ActionMode": "CHANGE_SET_REPLACE", "StackName": stack, "ChangeSetName": "next",
+        "TemplatePath": "SourceOutput::infra/template.yaml",
+        "ParameterOverrides": json.dumps({"TopicName": topic, "Release": "second"})},
+        inputs=["SourceOutput"], run_order=2)
+    execute = action("Execute", "Deploy", "CloudFormation", {
+        "ActionMode": "CHANGE_SET_EXECUTE", "StackName": stack, "ChangeSetName": "next"},
+        run_order=3)
+    name = unique("cfn")
+    cp.create_pipeline(pipeline=declaration(name, role, store, [
+        ("Source", [s3_source(source)]), ("Infrastructure", [deploy, plan, execute])]))
+    execution_id = latest_execution_id(cp, name)
+    status = wait_for_execution(cp, name, execution_id)
+    assert status == "Succeeded", cp.get_pipeline_state(name=name)["stageStates"]
+    runs = {d["actionName"]: d for d in cp.list_action_executions(pipelineName=name)[
+        "actionExecutionDetails"]}
+    assert runs["CreateStack"]["output"]["outputVariables"]["TopicArn"].endswith(f":{topic}")
+    assert runs["CreateStack"]["output"]["outputVariables"]["Release"] == "first"
+    # The change set was created for review, then executed by the next action.
+    assert "ready to review" in runs["Plan"]["output"]["executionResult"][
+        "externalExecutionSummary"]
+    change_set = cfn.describe_change_set(StackName=stack, ChangeSetName="next")
+    assert change_set["ExecutionStatus"] == "EXECUTE_COMPLETE"
+    assert cfn.describe_stacks(StackName=stack)["Stacks"][0]["StackStatus"] == "UPDATE_COMPLETE"
+
+    remover = unique("cfn-delete")
+    cp.create_pipeline(pipeline=declaration(remover, role, store, [
+        ("Source", [s3_source(source)]),
+        ("Remove", [action("Delete", "Deploy", "CloudFormation",
+                           {"ActionMode": "DELETE_ONLY", "StackName": stack})])]))
+    assert wait_for_execution(cp, remover, latest_execution_id(cp, remover)) == "Succeeded"
+    with pytest.raises(ClientError):
+        cfn.describe_stacks(StackName=stack)
+
+
+def test_cloudformation_action_reports_a_missing_template(aws, role, store, source):
+    cp = aws("codepipeline")
+    name = unique("cfn-missing")
+    cp.create_pipeline(pipeline=declaration(name, role, store, [
+        ("Source", [s3_source(source)]),
+        ("Infrastructure", [action("Create", "Deploy", "CloudFormation", {
+            "ActionMode": "CREATE_UPDATE", "StackName": unique("stack"),
+            "TemplatePath": "SourceOutput::nope.yaml"}, inputs=["SourceOutput"])])]))
+    assert wait_for_execution(cp, name, latest_execution_id(cp, name)) == "Failed"
+    error = action_state(cp, name, "Infrastructure", "Create")["latestExecution"]["errorDetails"]
+    assert "nope.yaml" in error["message"]

@@ -67,10 +67,8 @@ class EmulatorApp:
         except Exception:  # never answer a bare 500: say what broke and where to look
             log.error("unexpected error on %s %s\n%s", environ.get("REQUEST_METHOD"), path,
                       traceback.format_exc())
-            return _json(start_response, "400 Bad Request", {
-                "__type": "LabkitEmulatorError",
-                "message": "The labkit emulator hit an unexpected error; see .labkit/emulator.log.",
-            })
+            return _failure(environ, start_response,
+                            "The labkit emulator hit an unexpected error; see .labkit/emulator.log.")
 
     # --- labkit's own services -------------------------------------------------------
     def _owned(self, service: JsonService, operation: str, environ, start_response):
@@ -122,13 +120,8 @@ class EmulatorApp:
         text = b"".join(body).decode("utf-8", "replace")
         log.error("moto answered 500 for %s %s: %s", environ.get("REQUEST_METHOD"),
                   environ.get("PATH_INFO"), text[:2000])
-        message = "The emulator's moto backend failed on this request; see .labkit/emulator.log."
-        if environ.get("HTTP_X_AMZ_TARGET"):
-            return _json(start_response, "400 Bad Request",
-                         {"__type": "LabkitEmulatorError", "message": message})
-        xml = (f"<ErrorResponse><Error><Type>Sender</Type><Code>LabkitEmulatorError</Code>"
-               f"<Message>{message}</Message></Error></ErrorResponse>")
-        return _text(start_response, "400 Bad Request", xml, "text/xml")
+        return _failure(environ, start_response, "The emulator's moto backend failed on this "
+                        "request; see .labkit/emulator.log.")
 
     # --- /_labkit ------------------------------------------------------------------------
     def _internal(self, environ, start_response):
@@ -159,6 +152,16 @@ class EmulatorApp:
         moto_api_backend.reset()
         clear_run_dirs(self.runtime.state_dir)
         return {"status": "reset", "processesEnded": ended}
+
+
+def _failure(environ, start_response, message: str):
+    """A 400 in the protocol the client speaks: JSON for X-Amz-Target services, XML otherwise."""
+    if environ.get("HTTP_X_AMZ_TARGET"):
+        return _json(start_response, "400 Bad Request",
+                     {"__type": "LabkitEmulatorError", "message": message})
+    xml = (f"<ErrorResponse><Error><Type>Sender</Type><Code>LabkitEmulatorError</Code>"
+           f"<Message>{message}</Message></Error></ErrorResponse>")
+    return _text(start_response, "400 Bad Request", xml, "text/xml")
 
 
 def _read_body(environ) -> bytes:

@@ -112,6 +112,15 @@ class ActionContext:
         except AWSError as err:
             raise ActionFailed(f"{err.code}: {err.message}") from None
 
+    def loopback_client(self, service: str):
+        """A boto3 client for a moto-served service, through the emulator's own endpoint."""
+        import boto3
+        from botocore.config import Config
+
+        return boto3.client(service, region_name=self.region, endpoint_url=self.runtime.url,
+                            aws_access_key_id="labkit-engine", aws_secret_access_key="labkit",
+                            config=Config(retries={"max_attempts": 1}))
+
     # --- waiting -------------------------------------------------------------------------
     def wait_for(self, check: Callable[[], object], timeout: float | None = None,
                  interval: float = 0.25, on_timeout: str = "The action timed out."):

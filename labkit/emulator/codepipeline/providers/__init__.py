@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from labkit.emulator.codepipeline.context import ActionContext, ActionFailed
-from labkit.emulator.codepipeline.providers import approval, build, deploy, source
+from labkit.emulator.codepipeline.providers import approval, build, cloudformation, deploy, source
 
 Provider = Callable[[ActionContext], None]
 
@@ -16,6 +16,7 @@ PROVIDERS: dict[tuple[str, str], Provider] = {
     ("Test", "CodeBuild"): build.codebuild,
     ("Deploy", "CodeDeploy"): deploy.codedeploy,
     ("Deploy", "S3"): deploy.s3,
+    ("Deploy", "CloudFormation"): cloudformation.cloudformation,
     ("Approval", "Manual"): approval.manual,
 }
 
