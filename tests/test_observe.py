@@ -382,6 +382,10 @@ def test_insights_query_local_evaluation_says_so(activity, capsys):
                            start=activity["began"])
     assert remote.attrs["note"].startswith("Logs Insights") and len(remote) == 5
     assert {"@timestamp", "@message"} <= set(remote.columns)
+    # moto's StartQuery knows only @ fields, so JSON fields are read here too.
+    events = insights.insights(lab, activity["routed"]["group"], "fields detail.state | limit 3",
+                               start=activity["began"])
+    assert "JSON" in events.attrs["note"] and events["detail.state"].notna().all()
 
 
 def test_insights_evaluator_matches_aws_semantics():

@@ -186,7 +186,7 @@ def _moto_read(service: str, operation: str, params: dict, ctx: RequestContext) 
         if operation == "ListBuckets":
             return {"Buckets": [{"Name": name} for name in list(backend.buckets)]}
         bucket = backend.buckets.get(params["Bucket"])
-        objects = list(bucket.keys.values()) if bucket else []
+        objects = _snapshot(bucket.keys.values) if bucket else []
         return {
             "Contents": [
                 {"Key": o.name, "Size": o.size, "LastModified": o.last_modified}
@@ -200,7 +200,7 @@ def _moto_read(service: str, operation: str, params: dict, ctx: RequestContext) 
     if operation == "DescribeLogGroups":
         return {"logGroups": [{"logGroupName": name} for name in list(backend.groups)]}
     group = backend.groups.get(params["logGroupName"])
-    streams = list(group.streams.values()) if group else []
+    streams = _snapshot(group.streams.values) if group else []
     return {
         "logStreams": [
             {
@@ -217,3 +217,13 @@ def _epoch_ms(moment: datetime) -> int:
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=timezone.utc)
     return int(moment.timestamp() * 1000)
+
+
+def _snapshot(values) -> list:
+    """A list of a dict's values while other threads may add to it (builds write as we read)."""
+    for _ in range(5):
+        try:
+            return list(values())
+        except RuntimeError:  # the dict changed size while being copied: copy again
+            continue
+    return list(values())

@@ -30,8 +30,17 @@ def insights(
     groups = [groups] if isinstance(groups, str) else list(groups)
     end = end or datetime.now(timezone.utc) + timedelta(minutes=1)
     start = start or end - timedelta(hours=3)
-    commands = {part.split(None, 1)[0].lower() for part in _split_pipes(query) if part.strip()}
-    if lab.backend == "aws" or commands <= MOTO_INSIGHTS_COMMANDS:
+    parts = [part.split(None, 1) + [""] for part in _split_pipes(query) if part.strip()]
+    commands = {command.lower() for command, *_ in parts}
+    fields = {
+        f.strip()
+        for command, rest, *_ in parts
+        if command.lower() == "fields"
+        for f in rest.split(",")
+    }
+    # The emulator's StartQuery knows the @ fields only, not fields discovered in JSON events.
+    runs_remotely = commands <= MOTO_INSIGHTS_COMMANDS and all(f.startswith("@") for f in fields)
+    if lab.backend == "aws" or runs_remotely:
         frame = _remote_query(lab, groups, query, start, end, timeout)
         frame.attrs["note"] = "Logs Insights (StartQuery/GetQueryResults)"
         return frame
@@ -40,10 +49,11 @@ def insights(
         ignore_index=True,
     )
     frame = evaluate(query, events)
+    beyond = sorted(commands - MOTO_INSIGHTS_COMMANDS) or ["fields found inside JSON events"]
     note = (
         f"Evaluated locally on FilterLogEvents results: the emulator's Logs Insights runs "
-        f"only {', '.join(sorted(MOTO_INSIGHTS_COMMANDS))}; this query uses "
-        f"{', '.join(sorted(commands - MOTO_INSIGHTS_COMMANDS))}."
+        f"only {', '.join(sorted(MOTO_INSIGHTS_COMMANDS))} over @ fields; this query uses "
+        f"{', '.join(beyond)}."
     )
     frame.attrs["note"] = note
     print(note)
