@@ -272,25 +272,26 @@ def s3_objects(call: Call) -> list[tuple[str, int, datetime]]:
     return found
 
 
-def log_streams(call: Call) -> list[tuple[str, int, datetime]]:
+def log_streams(call: Call, start: datetime) -> list[tuple[str, int, datetime]]:
+    """(group, bytes, first event time) per stream. AWS reports a stream's storedBytes as 0
+    since 2019; then the group's storedBytes (compressed, so below what was ingested) counts,
+    from the group's creation or the window's start."""
     found = []
     for group in _pages(call, "logs", "DescribeLogGroups", {}, "logGroups"):
+        name = group["logGroupName"]
+        streams = []
         for stream in _pages(
-            call,
-            "logs",
-            "DescribeLogStreams",
-            {"logGroupName": group["logGroupName"]},
-            "logStreams",
+            call, "logs", "DescribeLogStreams", {"logGroupName": name}, "logStreams"
         ):
             first = stream.get("firstEventTimestamp") or stream.get("creationTime")
             if first:
-                found.append(
-                    (
-                        group["logGroupName"],
-                        int(stream.get("storedBytes") or 0),
-                        datetime.fromtimestamp(first / 1000, timezone.utc),
-                    )
-                )
+                when = datetime.fromtimestamp(first / 1000, timezone.utc)
+                streams.append((name, int(stream.get("storedBytes") or 0), when))
+        group_bytes = int(group.get("storedBytes") or 0)
+        if group_bytes and not any(size for _, size, _ in streams):
+            created = datetime.fromtimestamp((group.get("creationTime") or 0) / 1000, timezone.utc)
+            streams = [(name, group_bytes, max(created, start))]
+        found += streams
     return found
 
 
@@ -302,7 +303,7 @@ def measure(call: Call, start: datetime, end: datetime) -> list[UsageRecord]:
         + codedeploy_usage(call, start, end)
     )
     records += s3_usage(s3_objects(call), start, end)
-    records += logs_usage(log_streams(call), start, end)
+    records += logs_usage(log_streams(call, start), start, end)
     return sorted(records, key=lambda r: (r.day, r.service, r.usage_type, r.resource))
 
 

@@ -191,3 +191,17 @@ def test_bad_filter_patterns_are_refused():
     for pattern in ("{ $.a = ", "{ $.a > \"x\" }", "[ok"):
         with pytest.raises(PatternError):
             compile_pattern(pattern)
+
+
+def test_log_bytes_fall_back_to_the_group_when_streams_report_zero():
+    """AWS answers storedBytes 0 for every stream (deprecated in 2019); the group's count."""
+    start = datetime(2026, 4, 1, tzinfo=timezone.utc)
+    created = int(datetime(2026, 3, 1, tzinfo=timezone.utc).timestamp() * 1000)
+    answers = {
+        "DescribeLogGroups": {"logGroups": [{"logGroupName": "/g", "storedBytes": 2048,
+                                             "creationTime": created}]},
+        "DescribeLogStreams": {"logStreams": [{"storedBytes": 0, "creationTime": created,
+                                               "firstEventTimestamp": created}]},
+    }
+    found = metering.log_streams(lambda service, operation, params: answers[operation], start)
+    assert found == [("/g", 2048, start)]
