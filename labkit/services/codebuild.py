@@ -61,3 +61,90 @@ def build_log(lab, build: dict, last: int | None = None) -> str:
             break
         token = page.get("nextForwardToken")
     return "\n".join(lines[-last:] if last else lines)
+
+
+IMAGE = "aws/codebuild/standard:7.0"
+
+
+def project_definition(lab, names, role_arn: str, cache: bool = True) -> dict:
+    """The sample app's build project: CodeCommit source, zipped artifact in S3, LOCAL npm cache."""
+    return {
+        "name": names.build_project,
+        "description": "Builds, tests and bundles my-app",
+        "source": {"type": "CODECOMMIT", "location": _clone_url(lab, names.repository),
+                   "buildspec": "buildspec.yml"},
+        "artifacts": {"type": "S3", "location": names.artifact_bucket, "path": "builds",
+                      "name": "my-app.zip", "packaging": "ZIP", "namespaceType": "NONE"},
+        "environment": {"type": "LINUX_CONTAINER", "image": IMAGE,
+                        "computeType": "BUILD_GENERAL1_SMALL"},
+        "cache": ({"type": "LOCAL", "modes": ["LOCAL_CUSTOM_CACHE"]} if cache else {"type": "NO_CACHE"}),
+        "serviceRole": role_arn,
+        "timeoutInMinutes": 15,
+        "tags": lab.tags.as_list(key="key", value="value"),
+    }
+
+
+def _clone_url(lab, repository: str) -> str:
+    return lab.client("codecommit").get_repository(
+        repositoryName=repository)["repositoryMetadata"]["cloneUrlHttp"]
+
+
+def ensure_project(lab, definition: dict) -> str:
+    """Create the project, or update it to `definition` when it exists; return 'created' or 'updated'."""
+    client = lab.client("codebuild")
+    try:
+        client.create_project(**definition)
+        return "created"
+    except client.exceptions.ResourceAlreadyExistsException:
+        client.update_project(**definition)
+        return "updated"
+
+
+def latest_build(lab, project: str, status: str | None = None) -> dict | None:
+    """The newest build of `project` (with `status` if given), or None."""
+    client = lab.client("codebuild")
+    ids = client.list_builds_for_project(projectName=project, sortOrder="DESCENDING").get("ids", [])
+    for start in range(0, len(ids), 100):
+        for build in client.batch_get_builds(ids=ids[start:start + 100])["builds"]:
+            if build.get("buildComplete") and (status is None or build["buildStatus"] == status):
+                return build
+    return None
+
+
+def build_summary(build: dict) -> pd.DataFrame:
+    """Status, source commit, duration and artifact of a build, as a two-column table."""
+    seconds = None
+    if build.get("startTime") and build.get("endTime"):
+        seconds = round((build["endTime"] - build["startTime"]).total_seconds())
+    exported = {v["name"]: v.get("value", "") for v in build.get("exportedEnvironmentVariables", [])}
+    rows = {"status": build.get("buildStatus"), "build number": build.get("buildNumber"),
+            "source version": (build.get("resolvedSourceVersion") or "")[:7],
+            "duration": f"{seconds} s" if seconds is not None else "", "artifact": (build.get("artifacts") or {}).get("location", ""),
+            **{f"exported {k}": v for k, v in exported.items()}}
+    return pd.DataFrame({"field": list(rows), "value": [str(v) for v in rows.values()]})
+
+
+def report_table(lab, build: dict) -> pd.DataFrame:
+    """The build's test cases: name, status and seconds."""
+    client = lab.client("codebuild")
+    rows = []
+    for report_arn in build.get("reportArns", []):
+        kwargs = {"reportArn": report_arn}
+        while True:
+            page = client.describe_test_cases(**kwargs)
+            rows += [{"test": c.get("name"), "status": c.get("status"),
+                      "ms": round(c.get("durationInNanoSeconds", 0) / 1e6)}
+                     for c in page.get("testCases", [])]
+            if not page.get("nextToken"):
+                break
+            kwargs["nextToken"] = page["nextToken"]
+    return pd.DataFrame(rows, columns=["test", "status", "ms"])
+
+
+def failure_reason(build: dict) -> tuple[str, str] | None:
+    """(phase, reason) of the first failed phase, from its context; None if nothing failed."""
+    for phase in build.get("phases", []):
+        if phase.get("phaseStatus") in ("FAILED", "FAULT", "TIMED_OUT"):
+            context = (phase.get("contexts") or [{}])[0]
+            return phase["phaseType"], context.get("message", "")
+    return None

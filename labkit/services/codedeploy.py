@@ -51,3 +51,80 @@ def lifecycle_table(lab, deployment_id: str) -> pd.DataFrame:
                              "status": event.get("status"), "seconds": seconds,
                              "error": diagnostics.get("errorCode") or ""})
     return pd.DataFrame(rows, columns=["host", "event", "status", "seconds", "error"])
+
+
+def ensure_application(lab, name: str) -> str:
+    client = lab.client("codedeploy")
+    try:
+        client.create_application(applicationName=name, computePlatform="Server",
+                                  tags=lab.tags.as_list())
+        return "created"
+    except client.exceptions.ApplicationAlreadyExistsException:
+        return "exists"
+
+
+def ensure_deployment_group(lab, app: str, group: str, role_arn: str, hosts_tag: str,
+                            config: str = "CodeDeployDefault.OneAtATime") -> str:
+    """An in-place deployment group over the EC2 instances tagged Name=<hosts_tag>, with auto rollback."""
+    client = lab.client("codedeploy")
+    settings = {
+        "applicationName": app, "serviceRoleArn": role_arn, "deploymentConfigName": config,
+        "ec2TagFilters": [{"Key": "Name", "Value": hosts_tag, "Type": "KEY_AND_VALUE"}],
+        "deploymentStyle": {"deploymentType": "IN_PLACE", "deploymentOption": "WITHOUT_TRAFFIC_CONTROL"},
+        "autoRollbackConfiguration": {"enabled": True, "events": ["DEPLOYMENT_FAILURE"]},
+    }
+    try:
+        client.create_deployment_group(deploymentGroupName=group, tags=lab.tags.as_list(), **settings)
+        return "created"
+    except client.exceptions.DeploymentGroupAlreadyExistsException:
+        client.update_deployment_group(currentDeploymentGroupName=group, **settings)
+        return "updated"
+
+
+def s3_revision(bucket: str, key: str, version: str | None = None) -> dict:
+    location = {"bucket": bucket, "key": key, "bundleType": "zip"}
+    if version:
+        location["version"] = version
+    return {"revisionType": "S3", "s3Location": location}
+
+
+def deployment_timeline(lab, deployment_id: str) -> pd.DataFrame:
+    """When each host started and finished, in seconds from the deployment's start."""
+    table = []
+    client = lab.client("codedeploy")
+    info = client.get_deployment(deploymentId=deployment_id)["deploymentInfo"]
+    origin = info.get("createTime")
+    ids = client.list_deployment_targets(deploymentId=deployment_id).get("targetIds", [])
+    targets = client.batch_get_deployment_targets(deploymentId=deployment_id,
+                                                  targetIds=ids)["deploymentTargets"] if ids else []
+    for target in targets:
+        instance = target.get("instanceTarget") or {}
+        times = [(e.get("startTime"), e.get("endTime")) for e in instance.get("lifecycleEvents", [])
+                 if e.get("startTime") and e.get("endTime")]
+        if not times or origin is None:
+            continue
+        table.append({"host": instance.get("targetId"),
+                      "start": (min(t[0] for t in times) - origin).total_seconds(),
+                      "end": (max(t[1] for t in times) - origin).total_seconds(),
+                      "status": instance.get("status")})
+    return pd.DataFrame(table, columns=["host", "start", "end", "status"]).sort_values("host",
+                                                                                      ignore_index=True)
+
+
+def failed_events(lab, deployment_id: str) -> pd.DataFrame:
+    """The failed lifecycle events of a deployment with their diagnostics (error code, script, log tail)."""
+    client = lab.client("codedeploy")
+    ids = client.list_deployment_targets(deploymentId=deployment_id).get("targetIds", [])
+    rows = []
+    if ids:
+        for target in client.batch_get_deployment_targets(deploymentId=deployment_id,
+                                                          targetIds=ids)["deploymentTargets"]:
+            instance = target.get("instanceTarget") or {}
+            for event in instance.get("lifecycleEvents", []):
+                if event.get("status") == "Failed":
+                    diagnostics = event.get("diagnostics") or {}
+                    rows.append({"host": instance.get("targetId"), "event": event["lifecycleEventName"],
+                                 "errorCode": diagnostics.get("errorCode"),
+                                 "script": diagnostics.get("scriptName"),
+                                 "logTail": (diagnostics.get("logTail") or "").strip()})
+    return pd.DataFrame(rows, columns=["host", "event", "errorCode", "script", "logTail"])

@@ -72,3 +72,98 @@ def state_table(lab, pipeline: str) -> pd.DataFrame:
                          "status": latest.get("status", "—"),
                          "summary": error or latest.get("summary") or ""})
     return pd.DataFrame(rows, columns=["stage", "action", "status", "summary"])
+
+
+def _action(name: str, category: str, provider: str, configuration: dict,
+            inputs: tuple = (), outputs: tuple = (), namespace: str | None = None) -> dict:
+    action = {"name": name, "runOrder": 1,
+              "actionTypeId": {"category": category, "owner": "AWS", "provider": provider, "version": "1"},
+              "configuration": configuration,
+              "inputArtifacts": [{"name": n} for n in inputs],
+              "outputArtifacts": [{"name": n} for n in outputs]}
+    if namespace:
+        action["namespace"] = namespace
+    return action
+
+
+def pipeline_definition(names, role_arn: str) -> dict:
+    """Source (CodeCommit, started by EventBridge) → Build (CodeBuild) → Deploy (CodeDeploy)."""
+    return {
+        "name": names.pipeline,
+        "roleArn": role_arn,
+        "artifactStore": {"type": "S3", "location": names.artifact_bucket},
+        "pipelineType": "V2",
+        "executionMode": "SUPERSEDED",
+        "stages": [
+            {"name": "Source", "actions": [_action(
+                "Source", "Source", "CodeCommit",
+                {"RepositoryName": names.repository, "BranchName": "main",
+                 "PollForSourceChanges": "false", "OutputArtifactFormat": "CODE_ZIP"},
+                outputs=("SourceOutput",), namespace="SourceVariables")]},
+            {"name": "Build", "actions": [_action(
+                "Build", "Build", "CodeBuild", {"ProjectName": names.build_project},
+                inputs=("SourceOutput",), outputs=("BuildOutput",), namespace="BuildVariables")]},
+            {"name": "Deploy", "actions": [_action(
+                "Deploy", "Deploy", "CodeDeploy",
+                {"ApplicationName": names.codedeploy_app, "DeploymentGroupName": names.deployment_group},
+                inputs=("BuildOutput",))]},
+        ],
+    }
+
+
+def ensure_pipeline(lab, definition: dict) -> str:
+    """Create the pipeline, or update it to `definition`; return 'created' or 'updated'."""
+    client = lab.client("codepipeline")
+    try:
+        client.create_pipeline(pipeline=definition, tags=lab.tags.as_list(key="key", value="value"))
+        return "created"
+    except client.exceptions.PipelineNameInUseException:
+        client.update_pipeline(pipeline=definition)
+        return "updated"
+
+
+def source_rule_pattern(names, branch: str = "main") -> dict:
+    """The EventBridge pattern of a push (or a new branch) to `branch` of the course's repository."""
+    return {"source": ["aws.codecommit"],
+            "detail-type": ["CodeCommit Repository State Change"],
+            "resources": [names.arn("codecommit", names.repository)],
+            "detail": {"event": ["referenceCreated", "referenceUpdated"],
+                       "referenceType": ["branch"], "referenceName": [branch]}}
+
+
+def executions_table(lab, pipeline: str, count: int = 10) -> pd.DataFrame:
+    """The newest executions: status, how it started, the commit it carried (newest first)."""
+    client = lab.client("codepipeline")
+    summaries = client.list_pipeline_executions(pipelineName=pipeline,
+                                                maxResults=count)["pipelineExecutionSummaries"]
+    rows = []
+    for summary in summaries:
+        revision = (summary.get("sourceRevisions") or [{}])[0]
+        rows.append({"status": summary["status"],
+                     "trigger": summary.get("trigger", {}).get("triggerType", ""),
+                     "commit": (revision.get("revisionId") or "")[:7],
+                     "message": (revision.get("revisionSummary") or "").splitlines()[0]
+                     if revision.get("revisionSummary") else ""})
+    return pd.DataFrame(rows, columns=["status", "trigger", "commit", "message"])
+
+
+def wait_for_new_execution(lab, pipeline: str, known: set[str], timeout: float = 60) -> str:
+    """Wait for an execution whose id is not in `known` (e.g. the one a push starts); return its id."""
+    client = lab.client("codepipeline")
+
+    def new_one():
+        for summary in client.list_pipeline_executions(pipelineName=pipeline)["pipelineExecutionSummaries"]:
+            if summary["pipelineExecutionId"] not in known:
+                return summary["pipelineExecutionId"]
+        return None
+
+    with Progress(1, f"New execution of {pipeline}") as bar:
+        found = poll(new_one, timeout, what=f"a new execution of {pipeline}")
+        bar.done("started")
+    return found
+
+
+def execution_ids(lab, pipeline: str) -> set[str]:
+    client = lab.client("codepipeline")
+    return {s["pipelineExecutionId"] for s in
+            client.list_pipeline_executions(pipelineName=pipeline)["pipelineExecutionSummaries"]}

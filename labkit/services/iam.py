@@ -1,0 +1,107 @@
+"""IAM roles the chapters create: each trusts one service and has one least-privilege inline policy."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable
+
+from labkit.names import CourseNames
+
+POLICY_NAME = "least-privilege"
+
+
+def trust_policy(service: str) -> dict:
+    return {"Version": "2012-10-17", "Statement": [{
+        "Effect": "Allow", "Principal": {"Service": service}, "Action": "sts:AssumeRole"}]}
+
+
+def ensure_service_role(lab, name: str, service: str, policy: dict, description: str) -> str:
+    """Create the role if it is missing and (re)write its inline policy; return its ARN."""
+    iam = lab.client("iam")
+    try:
+        role = iam.get_role(RoleName=name)["Role"]
+    except iam.exceptions.NoSuchEntityException:
+        role = iam.create_role(RoleName=name, AssumeRolePolicyDocument=json.dumps(trust_policy(service)),
+                               Description=description, Tags=lab.tags.as_list())["Role"]
+    iam.put_role_policy(RoleName=name, PolicyName=POLICY_NAME, PolicyDocument=json.dumps(policy))
+    return role["Arn"]
+
+
+def _statement(actions: list[str], resources: list[str]) -> dict:
+    return {"Effect": "Allow", "Action": actions, "Resource": resources}
+
+
+def codebuild_policy(names: CourseNames, projects: list[str] | None = None) -> dict:
+    """What a build of the sample app needs, and nothing more."""
+    projects = projects or [names.build_project, names.secrets_demo_project]
+    bucket = f"arn:aws:s3:::{names.artifact_bucket}"
+    return {"Version": "2012-10-17", "Statement": [
+        _statement(["logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents"],
+                   [names.arn("logs", f"log-group:/aws/codebuild/{p}:*") for p in projects]),
+        _statement(["codecommit:GitPull"], [names.arn("codecommit", names.repository)]),
+        _statement(["s3:GetObject", "s3:GetObjectVersion", "s3:PutObject"], [f"{bucket}/*"]),
+        _statement(["s3:GetBucketLocation", "s3:GetBucketAcl"], [bucket]),
+        _statement(["ssm:GetParameters"], [names.arn("ssm", "parameter/my-app/dev/*")]),
+        _statement(["secretsmanager:GetSecretValue"],
+                   [names.arn("secretsmanager", f"secret:{names.api_token_secret}-*")]),
+        _statement(["codebuild:CreateReportGroup", "codebuild:CreateReport", "codebuild:UpdateReport",
+                    "codebuild:BatchPutTestCases"],
+                   [names.arn("codebuild", f"report-group/{p}-*") for p in projects]),
+    ]}
+
+
+def codedeploy_policy(names: CourseNames) -> dict:
+    """What CodeDeploy needs to find instances by tag for an in-place deployment."""
+    return {"Version": "2012-10-17", "Statement": [
+        _statement(["ec2:DescribeInstances", "ec2:DescribeInstanceStatus", "tag:GetResources"], ["*"]),
+    ]}
+
+
+def codepipeline_policy(names: CourseNames) -> dict:
+    """Read the repository, use the artifact bucket, run the build, start the deployment."""
+    bucket = f"arn:aws:s3:::{names.artifact_bucket}"
+    return {"Version": "2012-10-17", "Statement": [
+        _statement(["codecommit:GetBranch", "codecommit:GetCommit", "codecommit:GetRepository",
+                    "codecommit:UploadArchive", "codecommit:GetUploadArchiveStatus",
+                    "codecommit:CancelUploadArchive"], [names.arn("codecommit", names.repository)]),
+        _statement(["s3:GetObject", "s3:GetObjectVersion", "s3:PutObject"], [f"{bucket}/*"]),
+        _statement(["s3:GetBucketVersioning", "s3:GetBucketLocation"], [bucket]),
+        _statement(["codebuild:StartBuild", "codebuild:BatchGetBuilds"],
+                   [names.arn("codebuild", f"project/{names.build_project}")]),
+        _statement(["codedeploy:CreateDeployment", "codedeploy:GetDeployment",
+                    "codedeploy:GetApplication", "codedeploy:GetApplicationRevision",
+                    "codedeploy:RegisterApplicationRevision", "codedeploy:GetDeploymentConfig"],
+                   [names.arn("codedeploy", f"application:{names.codedeploy_app}"),
+                    names.arn("codedeploy", f"deploymentgroup:{names.codedeploy_app}/{names.deployment_group}"),
+                    names.arn("codedeploy", "deploymentconfig:*")]),
+    ]}
+
+
+def events_policy(names: CourseNames) -> dict:
+    """EventBridge may start this one pipeline."""
+    return {"Version": "2012-10-17", "Statement": [
+        _statement(["codepipeline:StartPipelineExecution"], [names.arn("codepipeline", names.pipeline)])]}
+
+
+def policy_table(policy: dict):
+    """The policy's statements as a table: actions and resources, one row per statement."""
+    import pandas as pd
+
+    rows = [{"effect": s["Effect"], "actions": ", ".join(s["Action"]),
+             "resources": ", ".join(s["Resource"])} for s in policy["Statement"]]
+    return pd.DataFrame(rows, columns=["effect", "actions", "resources"])
+
+
+def retry_while_role_propagates(lab, call: Callable[[], object], timeout: float = 60) -> object:
+    """Run `call`; on AWS a new role takes a few seconds to be usable, so retry that one error."""
+    deadline = time.monotonic() + (timeout if lab.backend == "aws" else 0)
+    while True:
+        try:
+            return call()
+        except Exception as exc:  # boto3 raises per-service ClientError subclasses
+            message = str(exc)
+            propagating = "AssumeRole" in message or "assume role" in message.lower()
+            if not propagating or time.monotonic() > deadline:
+                raise
+            time.sleep(3)
