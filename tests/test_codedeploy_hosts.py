@@ -127,3 +127,57 @@ def test_aws_path_launches_al2023_with_profile_and_user_data(moto_lab):
     # A second launch reuses the role, profile and security group.
     more = host_helpers.launch_instances(moto_lab, 1, timeout=30)
     assert len(more) == 1
+
+
+def test_reset_and_stop_end_what_hooks_left_running(tmp_path):
+    """On an emulator of its own (a reset would wipe the shared one): a service a hook started
+    in the background is ended by POST /_labkit/reset, and nothing outlives `stop`."""
+    import io
+    import tarfile
+
+    import psutil
+    from botocore.config import Config
+    from conftest import free_port, processes_working_in
+
+    from labkit import emulator_control
+
+    state = tmp_path / "state"
+    info = emulator_control.start(state, free_port())
+    try:
+        def client(service):
+            return boto3.client(service, region_name="us-east-1", endpoint_url=info.url,
+                                config=Config(s3={"addressing_style": "path"}))
+        start = ("#!/bin/bash\nnohup sleep 300 > /dev/null 2>&1 < /dev/null &\n"
+                 "echo $! > \"$LABKIT_HOST_ROOT/tmp/service.pid\"\n")
+        files = {"appspec.yml": ("version: 0.0\nos: linux\nhooks:\n  ApplicationStart:\n"
+                                 "    - location: start.sh\n", 0o644), "start.sh": (start, 0o755)}
+        buffer = io.BytesIO()
+        with tarfile.open(fileobj=buffer, mode="w:gz") as archive:
+            for name, (text, mode) in files.items():
+                member = tarfile.TarInfo(name)
+                member.size, member.mode = len(text.encode()), mode
+                archive.addfile(member, io.BytesIO(text.encode()))
+        client("s3").create_bucket(Bucket="rev")
+        client("s3").put_object(Bucket="rev", Key="r.tgz", Body=buffer.getvalue())
+        role = client("iam").create_role(RoleName="cd", AssumeRolePolicyDocument="{}")["Role"]["Arn"]
+        instance = client("ec2").run_instances(ImageId="ami-12c6146b", MinCount=1, MaxCount=1)["Instances"][0]["InstanceId"]
+        cd = client("codedeploy")
+        cd.create_application(applicationName="a")
+        cd.create_deployment_group(applicationName="a", deploymentGroupName="g", serviceRoleArn=role,
+                                   ec2TagFilters=[{"Key": "Name", "Type": "KEY_ONLY"}])
+        client("ec2").create_tags(Resources=[instance], Tags=[{"Key": "Name", "Value": "web"}])
+        deployment_id = cd.create_deployment(applicationName="a", deploymentGroupName="g", revision={
+            "revisionType": "S3", "s3Location": {"bucket": "rev", "key": "r.tgz", "bundleType": "tgz"}})["deploymentId"]
+        wait_until(lambda: cd.get_deployment(deploymentId=deployment_id)["deploymentInfo"]["status"] == "Succeeded",
+                   60, "the deployment")
+        pid = int((state / "hosts" / instance / "tmp/service.pid").read_text())
+        assert psutil.pid_exists(pid)
+        request = urllib.request.Request(f"{info.url}/_labkit/reset", method="POST")
+        with urllib.request.urlopen(request, timeout=30) as response:
+            assert json.load(response)["processesEnded"] >= 1
+        wait_until(lambda: not psutil.pid_exists(pid) or psutil.Process(pid).status() == psutil.STATUS_ZOMBIE,
+                   10, "the background service to end")
+        assert emulator_hosts(info) == {}
+    finally:
+        emulator_control.stop(state)
+    assert not processes_working_in(state)
