@@ -205,3 +205,27 @@ def test_log_bytes_fall_back_to_the_group_when_streams_report_zero():
     }
     found = metering.log_streams(lambda service, operation, params: answers[operation], start)
     assert found == [("/g", 2048, start)]
+
+
+def test_figures_display_as_png_in_an_ipython_shell():
+    import sys
+
+    from IPython.core.interactiveshell import InteractiveShell
+    from matplotlib.figure import Figure
+    from traitlets.config import Config
+
+    from labkit.observe.charts import show_figures_in_notebooks
+
+    config = Config()
+    config.HistoryManager.enabled = False  # no history database in the home folder
+    hooks = sys.displayhook, sys.excepthook
+    shell = InteractiveShell.instance(config=config)
+    try:
+        assert show_figures_in_notebooks()
+        figure = Figure()
+        figure.add_subplot().plot([1, 2], [3, 4])
+        data, _ = shell.display_formatter.format(figure)
+        assert data["image/png"][:4] == b"\x89PNG"
+    finally:
+        InteractiveShell.clear_instance()
+        sys.displayhook, sys.excepthook = hooks

@@ -42,6 +42,23 @@ STATUS_COLOURS = {
 }
 
 
+def show_figures_in_notebooks() -> bool:
+    """Let IPython display the Figures these charts return as PNG, as pyplot's inline backend
+    does for its own (they are made without pyplot, so no window or figure pile-up). Returns
+    whether an IPython shell was found."""
+    try:
+        from IPython import get_ipython
+        from IPython.core.pylabtools import print_figure
+    except ImportError:
+        return False
+    shell = get_ipython()
+    if shell is None:
+        return False
+    formatter = shell.display_formatter.formatters["image/png"]
+    formatter.for_type(Figure, lambda figure: print_figure(figure, "png", bbox_inches="tight"))
+    return True
+
+
 def _finish(figure: Figure, save: str | Path | None) -> Figure:
     figure.tight_layout()
     if save:
@@ -242,3 +259,6 @@ def metric_chart(
     if not frame.empty:
         ax.legend(fontsize="small")
     return _finish(figure, save)
+
+
+show_figures_in_notebooks()

@@ -9,6 +9,8 @@ from pathlib import Path
 import pandas as pd
 from matplotlib.figure import Figure
 
+from labkit.observe import charts  # noqa: F401  (figures display in notebooks)
+
 AWS_LAG_NOTE = (
     "Cost Explorer data on AWS lags about 24 hours: today's builds appear tomorrow, "
     "and the current month's figures are estimates. Each GetCostAndUsage request costs $0.01."
