@@ -468,3 +468,46 @@ def test_triggers_notify_sns(aws, fleet, upload):
     bodies = [json.loads(n["Message"]) for n in seen]
     assert {b["deploymentId"] for b in bodies} == {info["deploymentId"]}
     assert any(b.get("instanceId") == one.ids[0] for b in bodies)
+
+
+def test_reading_a_deployment_every_way(aws, fleet, upload):
+    from datetime import datetime, timedelta, timezone
+
+    cd = aws("codedeploy")
+    one = fleet(1)
+    revision = upload(bundle())
+    cd.register_application_revision(applicationName=one.app, revision=upload(bundle()), description="never used")
+    info = one.deploy_and_wait(revision, description="first try")
+    deployment_id = info["deploymentId"]
+    assert info["description"] == "first try" and info["creator"] == "user"
+    assert info["completeTime"] >= info["startTime"] >= info["createTime"]
+    target = cd.get_deployment_target(deploymentId=deployment_id, targetId=one.ids[0])["deploymentTarget"]
+    assert target["deploymentTargetType"] == "InstanceTarget"
+    assert target["instanceTarget"]["status"] == "Succeeded"
+    batch = cd.batch_get_deployment_instances(deploymentId=deployment_id, instanceIds=[one.ids[0], "i-0000"])
+    assert [s["status"] for s in batch["instancesSummary"]] == ["Succeeded"] and "i-0000" in batch["errorMessage"]
+    now = datetime.now(timezone.utc)
+    recent = cd.list_deployments(applicationName=one.app, deploymentGroupName="dev",
+                                 createTimeRange={"start": now - timedelta(minutes=10), "end": now})
+    assert recent["deployments"] == [deployment_id]
+    older = cd.list_deployments(applicationName=one.app, deploymentGroupName="dev",
+                                createTimeRange={"end": now - timedelta(minutes=10)})
+    assert older["deployments"] == []
+    assert cd.batch_get_deployments(deploymentIds=[deployment_id])["deploymentsInfo"][0]["status"] == "Succeeded"
+    used = cd.list_application_revisions(applicationName=one.app, deployed="include")["revisions"]
+    unused = cd.list_application_revisions(applicationName=one.app, deployed="exclude")["revisions"]
+    assert used == [revision] and len(unused) == 1
+    revisions = cd.batch_get_application_revisions(applicationName=one.app, revisions=[revision])["revisions"]
+    assert revisions[0]["genericRevisionInfo"]["deploymentGroups"] == ["dev"]
+    assert cd.list_deployment_targets(deploymentId=deployment_id,
+                                      targetFilters={"TargetStatus": ["Failed"]})["targetIds"] == []
+    with pytest.raises(ClientError) as err:
+        cd.get_deployment_instance(deploymentId=deployment_id, instanceId="i-0000")
+    assert err.value.response["Error"]["Code"] == "InstanceDoesNotExistException"
+    with pytest.raises(ClientError) as err:
+        cd.continue_deployment(deploymentId=deployment_id)
+    assert err.value.response["Error"]["Code"] == "DeploymentAlreadyCompletedException"
+    renamed = f"{one.app}-renamed"
+    cd.update_application(applicationName=one.app, newApplicationName=renamed)
+    assert cd.list_deployment_groups(applicationName=renamed)["deploymentGroups"] == ["dev"]
+    cd.update_application(applicationName=renamed, newApplicationName=one.app)
