@@ -113,6 +113,13 @@ def activity(aws, emulator, lab_env):
         artifacts={"type": "NO_ARTIFACTS"}, serviceRole=role,
         environment={"type": "LINUX_CONTAINER", "image": "aws/codebuild/standard:7.0",
                      "computeType": "BUILD_GENERAL1_SMALL"})
+    # A metric filter on the build logs' group, made before any build writes to it.
+    aws("logs").create_log_group(logGroupName=f"/aws/codebuild/{project}")
+    aws("logs").put_metric_filter(
+        logGroupName=f"/aws/codebuild/{project}", filterName="hello-lines",
+        filterPattern='"says hello" -Running', metricTransformations=[{
+            "metricName": "HelloLines", "metricNamespace": f"{lab.prefix}/Builds",
+            "metricValue": "1"}])
     plain = run_builds(aws, project, [[{"name": "LABEL", "value": "one"}],
                                       [{"name": "LABEL", "value": "two"},
                                        {"name": "FAIL", "value": "1"}]])
@@ -320,10 +327,18 @@ def test_charts_render_without_warnings_with_the_expected_bars(activity, tmp_pat
     assert len(lines.get_lines()) == 2
 
 
-def test_charts_of_nothing_say_so(no_warnings):
-    empty = history._frame([], ["number", "compute_type", "cache", "initiator", "reported_s"])
-    figure = charts.build_phases_chart(empty)
-    assert "No finished builds" in figure.axes[0].texts[0].get_text()
+def test_charts_of_nothing_say_so(activity, aws, no_warnings):
+    project = unique("obs-idle")
+    aws("codebuild").create_project(
+        name=project, source={"type": "NO_SOURCE", "buildspec": BUILDSPEC},
+        artifacts={"type": "NO_ARTIFACTS"}, serviceRole=activity["role"],
+        environment={"type": "LINUX_CONTAINER", "image": "aws/codebuild/standard:7.0",
+                     "computeType": "BUILD_GENERAL1_SMALL"})
+    empty = history.build_history(activity["lab"], project)
+    assert empty.empty and set(history.COLUMNS) <= set(empty.columns)
+    for chart in (charts.build_phases_chart, charts.outcomes_chart, charts.cache_effect_chart):
+        texts = chart(empty).axes[0].texts
+        assert texts and texts[0].get_text().startswith("No")
 
 
 # --- logs ---------------------------------------------------------------------------------------
@@ -369,6 +384,13 @@ def test_tail_follows_a_running_build(activity, aws):
     assert seen[first][1] is False, "the first line was printed while the build was running"
     assert any(line.strip() == "last-line" for line in lines[first:])
     assert cb.batch_get_builds(ids=[build_id])["builds"][0]["buildComplete"]
+
+
+def test_metric_filters_apply_to_build_logs(activity):
+    # Three builds each print one "says hello" line (their command lines are excluded).
+    frame = metrics.metrics(activity["lab"], f"{activity['lab'].prefix}/Builds", "HelloLines",
+                            start=activity["began"] - timedelta(minutes=1))
+    assert frame["value"].sum() == 3
 
 
 def test_insights_query_local_evaluation_says_so(activity, capsys):
