@@ -19,11 +19,34 @@ def unique(prefix: str) -> str:
     return f"{prefix}-{uuid.uuid4().hex[:8]}"
 
 
-def make_role(aws, name: str | None = None, service: str = "codepipeline.amazonaws.com") -> str:
+# What each service's role may do in tests that are not about permissions. The engines act
+# with their role's permissions (as on AWS), so a role without policies can do nothing.
+# Least-privilege policies, scoped to resources, are what the course and its tests teach.
+SERVICE_ACTIONS = {
+    "codepipeline.amazonaws.com": ["s3:*", "codecommit:*", "codebuild:*", "codedeploy:*",
+                                   "sns:Publish", "cloudformation:*", "iam:PassRole"],
+    "codebuild.amazonaws.com": ["s3:*", "logs:*", "ssm:GetParameters", "codecommit:GitPull",
+                                "secretsmanager:GetSecretValue", "codebuild:*Report*",
+                                "codebuild:BatchPutTestCases"],
+    "codedeploy.amazonaws.com": ["ec2:Describe*", "autoscaling:*", "elasticloadbalancing:*",
+                                 "tag:GetResources", "sns:Publish", "cloudwatch:DescribeAlarms"],
+    "events.amazonaws.com": ["codepipeline:StartPipelineExecution"],
+}
+
+
+def make_role(aws, name: str | None = None, service: str = "codepipeline.amazonaws.com",
+              actions: list[str] | None = None) -> str:
+    """A role that `service` may assume, allowed `actions` (default: what the service needs)."""
     trust = json.loads(json.dumps(TRUST))
     trust["Statement"][0]["Principal"]["Service"] = service
-    role = aws("iam").create_role(RoleName=name or unique("pipeline-role"),
-                                  AssumeRolePolicyDocument=json.dumps(trust))
+    role_name = name or unique(service.split(".")[0] + "-role")
+    iam = aws("iam")
+    role = iam.create_role(RoleName=role_name, AssumeRolePolicyDocument=json.dumps(trust))
+    allowed = SERVICE_ACTIONS.get(service, []) if actions is None else actions
+    if allowed:
+        iam.put_role_policy(RoleName=role_name, PolicyName="service-access", PolicyDocument=json.dumps(
+            {"Version": "2012-10-17",
+             "Statement": [{"Effect": "Allow", "Action": allowed, "Resource": "*"}]}))
     return role["Role"]["Arn"]
 
 

@@ -52,8 +52,8 @@ class EventBridge:
         for rule in list(bus.rules.values()):
             if rule.state != "ENABLED" or not rule.event_pattern.matches_event(event):
                 continue
-            for target in list(rule.targets):
-                self._deliver(rule, target, event)
+            failed = sum(not self._deliver(rule, target, event) for target in list(rule.targets))
+            _rule_metrics(account_id, region, rule.name, len(rule.targets), failed)
         return event
 
     def put_events_api(self, entries: list[dict], account_id: str, region: str) -> dict:
@@ -71,7 +71,7 @@ class EventBridge:
             results.append({"EventId": event["id"]})
         return {"FailedEntryCount": failed, "Entries": results}
 
-    def _deliver(self, rule, target: dict, event: dict) -> None:
+    def _deliver(self, rule, target: dict, event: dict) -> bool:
         service = target["Arn"].split(":")[2]
         payload = _target_input(target, event)
         ok = True
@@ -87,6 +87,24 @@ class EventBridge:
             self.delivered.append({"rule": rule.name, "target": target["Arn"],
                                    "eventId": event["id"], "ok": ok})
             del self.delivered[:-1000]
+        return ok
+
+
+def _rule_metrics(account_id: str, region: str, rule: str, invocations: int, failed: int) -> None:
+    """AWS/Events: TriggeredRules, Invocations and FailedInvocations, per rule."""
+    from moto.cloudwatch.models import cloudwatch_backends
+
+    dims = [{"Name": "RuleName", "Value": rule}]
+    data = [{"MetricName": "TriggeredRules", "Value": 1.0, "Unit": "Count", "Dimensions": dims},
+            {"MetricName": "Invocations", "Value": float(invocations), "Unit": "Count",
+             "Dimensions": dims}]
+    if failed:
+        data.append({"MetricName": "FailedInvocations", "Value": float(failed), "Unit": "Count",
+                     "Dimensions": dims})
+    try:
+        cloudwatch_backends[account_id][region].put_metric_data("AWS/Events", data)
+    except Exception:
+        log.exception("could not put AWS/Events metrics for rule %s", rule)
 
 
 def _entry_problem(entry: dict) -> dict | None:

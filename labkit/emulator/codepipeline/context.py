@@ -8,6 +8,7 @@ import string
 import time
 from collections.abc import Callable
 
+from labkit.emulator.authorization import AccessDenied, RoleNotFound, authorize
 from labkit.emulator.context import RequestContext
 from labkit.emulator.json_api import AWSError
 
@@ -58,6 +59,21 @@ class ActionContext:
                 or self.pipeline.deleted or self.runtime.stopping.is_set()
                 or self.run.status == "Abandoned")
 
+    def arn(self, service: str, resource: str) -> str:
+        return f"arn:aws:{service}:{self.region}:{self.account_id}:{resource}"
+
+    def authorize(self, action: str, resource: str) -> None:
+        """Act as the pipeline's role: fail the action as AWS does when its policies say no."""
+        try:
+            authorize(self.account_id, self.role_arn, action, resource,
+                      session=self.execution.pipeline_name[:64])
+        except AccessDenied as denied:
+            raise ActionFailed("The provided role does not have permissions to perform this "
+                               f"action. Underlying error: {denied.message}") from None
+        except RoleNotFound:
+            raise ActionFailed(f"CodePipeline is not authorized to perform AssumeRole on role "
+                               f"{self.role_arn}: the role does not exist.") from None
+
     # --- artifacts -------------------------------------------------------------------
     def input_location(self, name: str) -> dict:
         location = self.execution.artifacts.get(name)
@@ -69,6 +85,7 @@ class ActionContext:
         from moto.s3.models import s3_backends
 
         location = self.input_location(name)
+        self.authorize("s3:GetObject", f"arn:aws:s3:::{location['bucket']}/{location['key']}")
         key = s3_backends[self.account_id]["aws"].get_object(location["bucket"], location["key"])
         if key is None:
             raise ActionFailed(
@@ -94,6 +111,7 @@ class ActionContext:
         from moto.s3.models import s3_backends
 
         location = self.new_artifact_location(name)
+        self.authorize("s3:PutObject", f"arn:aws:s3:::{location['bucket']}/{location['key']}")
         try:
             s3_backends[self.account_id]["aws"].put_object(location["bucket"], location["key"], data)
         except Exception as exc:

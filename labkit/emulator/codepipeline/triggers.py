@@ -26,11 +26,18 @@ class PipelineTriggers:
     # --- EventBridge -------------------------------------------------------------------
     def on_event(self, target: dict, payload, rule) -> None:
         """A rule matched and targets a pipeline ARN: start it, as the rule's role would."""
+        from labkit.emulator.authorization import authorize
+
         _, _, _, region, account, name = target["Arn"].split(":", 5)
         backend = self.service.backends.get(account, region)
         pipeline = backend.pipelines.get(name)
         if pipeline is None:
             raise LookupError(f"pipeline {name} does not exist")
+        if not target.get("RoleArn"):
+            raise PermissionError("a target that starts a pipeline needs a RoleArn")
+        # The rule acts as the target's role: it needs codepipeline:StartPipelineExecution.
+        authorize(account, target["RoleArn"], "codepipeline:StartPipelineExecution",
+                  pipeline.arn, session=rule.name[:64])
         self.service.engine.start(backend, pipeline, {"triggerType": "CloudWatchEvent",
                                                       "triggerDetail": rule.arn})
 

@@ -19,6 +19,7 @@ def manual(ctx: ActionContext) -> None:
     minutes = float(ctx.action.get("timeoutInMinutes") or DEFAULT_TIMEOUT_MINUTES)
     topic = ctx.configuration.get("NotificationArn")
     if topic:
+        ctx.authorize("sns:Publish", topic)
         publish_request(ctx, topic, token, minutes)
     # The token becomes visible (GetPipelineState) only once the request has been sent.
     run.token = token

@@ -19,6 +19,9 @@ def codebuild(ctx: ActionContext) -> None:
         raise ActionFailed(f"PrimarySource '{primary}' is not one of the input artifacts {inputs}.")
     outputs = [a["name"] for a in ctx.action["outputArtifacts"]]
     planned = {name: ctx.new_artifact_location(name) for name in outputs}
+    project_arn = ctx.arn("codebuild", f"project/{config['ProjectName']}")
+    ctx.authorize("codebuild:StartBuild", project_arn)
+    ctx.authorize("codebuild:BatchGetBuilds", project_arn)
     service = ctx.runtime.service("codebuild")
     try:
         build = service.start_pipeline_build(

@@ -13,8 +13,19 @@ from labkit.emulator.codepipeline.context import ActionContext, ActionFailed
 DONE_OK = {"CREATE_COMPLETE", "UPDATE_COMPLETE", "DELETE_COMPLETE", "IMPORT_COMPLETE"}
 DONE_BAD = {"CREATE_FAILED", "ROLLBACK_COMPLETE", "ROLLBACK_FAILED", "DELETE_FAILED",
             "UPDATE_ROLLBACK_COMPLETE", "UPDATE_ROLLBACK_FAILED", "UPDATE_FAILED"}
-MODES = ("CREATE_UPDATE", "REPLACE_ON_FAILURE", "DELETE_ONLY", "CHANGE_SET_REPLACE",
-         "CHANGE_SET_EXECUTE")
+# What the pipeline's role must be allowed to do on the stack, per action mode.
+ACTIONS_BY_MODE = {
+    "CREATE_UPDATE": ("cloudformation:DescribeStacks", "cloudformation:CreateStack",
+                      "cloudformation:UpdateStack"),
+    "REPLACE_ON_FAILURE": ("cloudformation:DescribeStacks", "cloudformation:CreateStack",
+                           "cloudformation:UpdateStack", "cloudformation:DeleteStack"),
+    "DELETE_ONLY": ("cloudformation:DescribeStacks", "cloudformation:DeleteStack"),
+    "CHANGE_SET_REPLACE": ("cloudformation:DescribeStacks", "cloudformation:CreateChangeSet",
+                           "cloudformation:DescribeChangeSet", "cloudformation:DeleteChangeSet"),
+    "CHANGE_SET_EXECUTE": ("cloudformation:DescribeStacks", "cloudformation:ExecuteChangeSet",
+                           "cloudformation:DescribeChangeSet"),
+}
+MODES = tuple(ACTIONS_BY_MODE)
 
 
 def cloudformation(ctx: ActionContext) -> None:
@@ -22,6 +33,11 @@ def cloudformation(ctx: ActionContext) -> None:
     mode, stack = config["ActionMode"], config["StackName"]
     if mode not in MODES:
         raise ActionFailed(f"ActionMode {mode} is not one of {', '.join(MODES)}.")
+    stack_arn = ctx.arn("cloudformation", f"stack/{stack}/*")
+    for action in ACTIONS_BY_MODE[mode]:
+        ctx.authorize(action, stack_arn)
+    if config.get("RoleArn"):
+        ctx.authorize("iam:PassRole", config["RoleArn"])
     cfn = ctx.loopback_client("cloudformation")
     try:
         if mode == "DELETE_ONLY":

@@ -15,6 +15,21 @@ CODEDEPLOY_CONSOLE = "https://console.aws.amazon.com/codesuite/codedeploy/deploy
 def codedeploy(ctx: ActionContext) -> None:
     artifact = ctx.action["inputArtifacts"][0]["name"]
     location = ctx.input_location(artifact)
+    app, group = ctx.configuration["ApplicationName"], ctx.configuration["DeploymentGroupName"]
+    found = ctx.call("codedeploy", "GetDeploymentGroup",
+                     {"applicationName": app, "deploymentGroupName": group})
+    config_name = found["deploymentGroupInfo"].get("deploymentConfigName",
+                                                    "CodeDeployDefault.OneAtATime")
+    group_arn = ctx.arn("codedeploy", f"deploymentgroup:{app}/{group}")
+    for action, resource in (
+            ("codedeploy:CreateDeployment", group_arn), ("codedeploy:GetDeployment", group_arn),
+            ("codedeploy:GetApplication", ctx.arn("codedeploy", f"application:{app}")),
+            ("codedeploy:GetApplicationRevision", ctx.arn("codedeploy", f"application:{app}")),
+            ("codedeploy:RegisterApplicationRevision",
+             ctx.arn("codedeploy", f"application:{app}")),
+            ("codedeploy:GetDeploymentConfig",
+             ctx.arn("codedeploy", f"deploymentconfig:{config_name}"))):
+        ctx.authorize(action, resource)
     created = ctx.call("codedeploy", "CreateDeployment", {
         "applicationName": ctx.configuration["ApplicationName"],
         "deploymentGroupName": ctx.configuration["DeploymentGroupName"],
@@ -57,11 +72,13 @@ def s3(ctx: ActionContext) -> None:
                 if member.is_dir():
                     continue
                 key = f"{prefix}/{member.filename}" if prefix else member.filename
+                ctx.authorize("s3:PutObject", f"arn:aws:s3:::{bucket}/{key}")
                 backend.put_object(bucket, key, archive.read(member))
                 content_type = mimetypes.guess_type(member.filename)[0]
                 if content_type:
                     backend.get_object(bucket, key).content_type = content_type
         ctx.run.summary = f"Extracted to s3://{bucket}/{prefix}"
     else:
+        ctx.authorize("s3:PutObject", f"arn:aws:s3:::{bucket}/{config['ObjectKey']}")
         backend.put_object(bucket, config["ObjectKey"], data)
         ctx.run.summary = f"Uploaded to s3://{bucket}/{config['ObjectKey']}"

@@ -30,6 +30,10 @@ def codecommit(ctx: ActionContext) -> None:
         raise ActionFailed(
             f"The action failed because the AWS CodeCommit repository {name} does not exist "
             "or was deleted. Check the RepositoryName in the action's configuration.")
+    repo_arn = ctx.arn("codecommit", name)
+    for action in ("codecommit:GetBranch", "codecommit:GetCommit", "codecommit:UploadArchive",
+                   "codecommit:GetUploadArchiveStatus"):
+        ctx.authorize(action, repo_arn)
     override = ctx.execution.source_overrides.get(ctx.run.name)
     commit = override["revisionValue"] if override else _branch_head(repo, name, branch)
     details = _git(repo, "show", "-s", "--format=%H%n%an%n%aI%n%cI%n%B", commit).split("\n", 4)
@@ -106,6 +110,8 @@ def s3(ctx: ActionContext) -> None:
         raise ActionFailed(
             f"The source bucket {bucket_name} is not versioned. An S3 source action needs a "
             "bucket with versioning enabled.")
+    ctx.authorize("s3:GetBucketVersioning", f"arn:aws:s3:::{bucket_name}")
+    ctx.authorize("s3:GetObject", f"arn:aws:s3:::{bucket_name}/{key_name}")
     override = ctx.execution.source_overrides.get(ctx.run.name)
     version_id = override["revisionValue"] if override else None
     key = backend.get_object(bucket_name, key_name, version_id=version_id)
