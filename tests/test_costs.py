@@ -66,6 +66,11 @@ def test_estimate_equals_hand_computed_figures():
         1.25 + 0.40 + 3 + 0.26 + 0.20 + 0.161 + 3.0)
 
 
+def test_no_usage_costs_nothing():
+    frame = costs.estimate({})
+    assert frame["service"].tolist() == ["Total"] and frame.iloc[-1]["cost_with_free_tier"] == 0
+
+
 def test_shared_free_minutes_go_to_the_cheaper_small_type_first():
     frame = costs.estimate({"Build-Min:general1.small": 80, "Build-Min:arm1.small": 60})
     # 100 free minutes in one pool: all 60 arm minutes, then 40 of the general ones.

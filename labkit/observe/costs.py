@@ -72,7 +72,10 @@ def estimate(usage: pd.DataFrame | dict[str, float]) -> pd.DataFrame:
     """Cost per service and usage type, without and with the monthly free tier. `usage` is
     measure_usage()'s frame (one month) or {usage_type: quantity}. The row "Total" adds up."""
     if isinstance(usage, dict):
-        usage = pd.DataFrame([{"usage_type": k, "quantity": v} for k, v in usage.items()])
+        usage = pd.DataFrame(
+            [{"usage_type": k, "quantity": v} for k, v in usage.items()],
+            columns=["usage_type", "quantity"],
+        )
     totals = usage.groupby("usage_type", sort=False)["quantity"].sum()
     free = prices.FreeTier()
     rows = []
