@@ -10,12 +10,14 @@ from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_ba
 
 from labkit import __version__
 from labkit.emulator import metric_filters
+from labkit.emulator.cloudformation import install as install_cloudformation
 from labkit.emulator.codebuild.responses import CodeBuildResponses
 from labkit.emulator.codecommit.responses import CodeCommitResponses
 from labkit.emulator.codedeploy.responses import CodeDeployResponses
 from labkit.emulator.codepipeline.responses import CodePipelineResponses
 from labkit.emulator.context import RequestContext
 from labkit.emulator.cost_explorer import CostExplorer
+from labkit.emulator.elb.registry import LoadBalancerRegistry
 from labkit.emulator.json_api import AWSError, JsonService
 from labkit.emulator.runtime import EmulatorRuntime
 from labkit.statedir import clear_run_dirs
@@ -37,14 +39,23 @@ class EmulatorApp:
         # Cost Explorer's GetCostAndUsage prices the emulator's measured usage; moto serves the rest.
         self.cost_explorer = CostExplorer(runtime)
         metric_filters.install()  # moto stores CloudWatch Logs metric filters; these apply them
+        # labkit's resource types in moto's CloudFormation, and stacks that fail and roll back as AWS's do.
+        install_cloudformation(runtime)
         # The CodeCommit service provides the git smart HTTP app once it serves repositories.
         codecommit = next(s for s in self.services.values() if s.service_name == "codecommit")
         self.git_app = getattr(codecommit, "git_app", None)
+        # Local load balancers: a proxy per moto ELBv2 listener, health checks behind DescribeTargetHealth.
+        self.load_balancers = LoadBalancerRegistry(runtime)
+        runtime.services["elbv2"] = self.load_balancers
+        runtime.on_reset(self.load_balancers.reset)
+        self.load_balancers.start()
         self.internal_routes = {
             ("GET", "/_labkit/health"): self.health,
             ("POST", "/_labkit/reset"): self.reset,
             # Local hosts backing EC2 instances (CodeDeploy targets), with their ports and URLs.
             ("GET", "/_labkit/hosts"): lambda environ: runtime.service("codedeploy").hosts.describe(),
+            # Local proxies of ELBv2 listeners, with their ports and URLs.
+            ("GET", "/_labkit/load-balancers"): lambda environ: self.load_balancers.describe(),
         }
 
     def __call__(self, environ, start_response):

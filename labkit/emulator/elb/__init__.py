@@ -1,0 +1,1 @@
+"""Local load balancers: a reverse proxy per moto ELBv2 listener, with real health checks."""
