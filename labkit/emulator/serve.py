@@ -27,8 +27,13 @@ def serve(state_dir: Path, port: int) -> int:
     log = logging.getLogger("labkit.emulator")
     ensure_writable(state_dir)
     clear_run_dirs(state_dir)
+    # AWS managed policies (AWSCodeBuildDeveloperAccess, ...) exist in IAM as on AWS, so roles
+    # can attach them and the engines' permission checks read them.
+    os.environ.setdefault("MOTO_IAM_LOAD_MANAGED_POLICIES", "true")
 
     from moto.moto_server.werkzeug_app import MotoRequestHandler
+
+    from labkit.emulator.authorization import ENFORCE_ENV, enforcing
 
     from labkit.emulator.app import EmulatorApp
     from labkit.emulator.runtime import EmulatorRuntime
@@ -56,6 +61,9 @@ def serve(state_dir: Path, port: int) -> int:
         "started": datetime.now(timezone.utc).isoformat(timespec="seconds"),
     })
     log.info("labkit emulator listening on %s (state dir %s)", runtime.url, state_dir)
+    log.info("service-role permissions are %s (%s=%s)",
+             "ENFORCED: engines act with their role's policies" if enforcing()
+             else "NOT enforced", ENFORCE_ENV, os.environ.get(ENFORCE_ENV, "1"))
     try:
         server.serve_forever(poll_interval=0.2)
     finally:
