@@ -298,17 +298,16 @@ def test_create_deployment_refusals(aws, fleet, upload, role_arn):
     with pytest.raises(ClientError) as err:
         one.deploy({"revisionType": "S3", "s3Location": {"bucket": "b", "key": "k"}})
     assert err.value.response["Error"]["Code"] == "InvalidRevisionException"
-    one.create_group(role_arn, group="bg", deploymentStyle={"deploymentType": "BLUE_GREEN",
-                                                            "deploymentOption": "WITHOUT_TRAFFIC_CONTROL"})
-    with pytest.raises(ClientError) as err:
-        one.deploy(revision, group="bg")
-    assert err.value.response["Error"]["Code"] == "NotImplementedException"
+    with pytest.raises(ClientError) as err:  # blue/green moves traffic, so it needs traffic control
+        one.create_group(role_arn, group="bg", deploymentStyle={"deploymentType": "BLUE_GREEN",
+                                                                "deploymentOption": "WITHOUT_TRAFFIC_CONTROL"})
+    assert err.value.response["Error"]["Code"] == "InvalidDeploymentStyleException"
     one.create_group(role_arn, group="lb", loadBalancerInfo={"targetGroupInfoList": [{"name": "tg"}]},
                      deploymentStyle={"deploymentType": "IN_PLACE", "deploymentOption": "WITH_TRAFFIC_CONTROL"})
-    with pytest.raises(ClientError) as err:
+    with pytest.raises(ClientError) as err:  # no target group named tg exists
         one.deploy(revision, group="lb")
-    assert err.value.response["Error"]["Code"] == "NotImplementedException"
-    assert "WITHOUT_TRAFFIC_CONTROL" in err.value.response["Error"]["Message"]
+    assert err.value.response["Error"]["Code"] == "InvalidLoadBalancerInfoException"
+    assert "tg" in err.value.response["Error"]["Message"]
     assert wait_for_deployment(cd, running)["status"] == "Succeeded"
     listed = cd.list_deployments(applicationName=one.app, deploymentGroupName="dev")["deployments"]
     assert listed == [running], "refused deployments leave nothing behind"

@@ -6,7 +6,7 @@ import logging
 import threading
 import time
 
-from labkit.emulator.codedeploy.agent import HostAgent
+from labkit.emulator.codedeploy import bluegreen, traffic
 from labkit.emulator.codedeploy.hosts import Host
 from labkit.emulator.codedeploy.models import (
     HEALTH_CONSTRAINTS_MESSAGE,
@@ -98,6 +98,9 @@ class DeploymentEngine:
             deployment.group.last_attempted = deployment.last_info()
         self.service.send_deployment_event(backend, deployment, "START")
         self.watch_alarms(backend, deployment)
+        if deployment.blue_green is not None:
+            bluegreen.BlueGreenRun(self, backend, deployment).run()
+            return
         if not deployment.targets:
             self._finish(backend, deployment, "Failed",
                          {"code": "NO_INSTANCES", "message": NO_INSTANCES_MESSAGE})
@@ -183,7 +186,8 @@ class DeploymentEngine:
                 target.set_status("Failed")
             ok = False
         else:
-            agent = HostAgent(self.runtime, self.hosts, host, deployment.job, target, backend.lock)
+            agent = traffic.agent_for(deployment)(self.runtime, self.hosts, host, deployment.job,
+                                                  target, backend.lock)
             ok = agent.run()
         self.service.send_instance_event(backend, deployment, instance_id,
                                          "SUCCESS" if ok else "FAILURE")
@@ -242,6 +246,8 @@ class DeploymentEngine:
         """StopDeployment: no new host starts; hosts in flight end their current event."""
         deployment.job.rollback_on_stop = rollback
         deployment.job.stop_requested.set()
+        if deployment.blue_green is not None:
+            return  # the blue/green run notices the request and finishes (and rolls back) itself
         threading.Thread(target=self._finish_stop, args=(backend, deployment), daemon=True).start()
 
     def _finish_stop(self, backend: CodeDeployBackend, deployment: Deployment) -> None:

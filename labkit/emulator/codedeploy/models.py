@@ -170,6 +170,7 @@ class Deployment:
     file_exists_behavior: str = "DISALLOW"
     ignore_application_stop_failures: bool = False
     status_messages: list[str] = field(default_factory=list)
+    blue_green: object | None = None  # a bluegreen.BlueGreenPlan for BLUE_GREEN deployments
 
     @property
     def active(self) -> bool:
@@ -207,6 +208,7 @@ class Deployment:
             "fileExistsBehavior": self.file_exists_behavior,
             "deploymentStatusMessages": list(self.status_messages),
             "computePlatform": "Server",
+            **(self.blue_green.api_fields() if self.blue_green is not None else {}),
         }
 
     def last_info(self) -> dict:

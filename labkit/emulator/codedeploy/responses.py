@@ -5,6 +5,7 @@ from __future__ import annotations
 import uuid
 
 from labkit.emulator.backends import RegionalBackends
+from labkit.emulator.codedeploy import bluegreen
 from labkit.emulator.codedeploy import exceptions as errors
 from labkit.emulator.codedeploy.hosts import HostRegistry
 from labkit.emulator.codedeploy.models import (
@@ -317,6 +318,8 @@ class CodeDeployResponses(JsonService):
         if not deployment.active:
             raise errors.DeploymentAlreadyCompletedException(
                 f"The deployment {deployment.deployment_id} has already completed.")
+        if bluegreen.continue_deployment(deployment, params.get("deploymentWaitType")):
+            return {}
         raise errors.DeploymentIsNotInReadyStateException(
             f"The deployment {deployment.deployment_id} is not in the Ready state: only blue/green "
             "deployments that wait for traffic rerouting can be continued.")

@@ -7,7 +7,7 @@ import copy
 import logging
 
 from labkit.emulator.codedeploy import exceptions as errors
-from labkit.emulator.codedeploy import revisions, triggers
+from labkit.emulator.codedeploy import bluegreen, revisions, traffic, triggers
 from labkit.emulator.codedeploy.agent import DeploymentJob
 from labkit.emulator.codedeploy.engine import DeploymentEngine, matching_instance_ids
 from labkit.emulator.codedeploy.models import (
@@ -79,6 +79,7 @@ class CodeDeployService:
             raise errors.InvalidLoadBalancerInfoException(
                 "A deployment style WITH_TRAFFIC_CONTROL needs loadBalancerInfo (a target group or "
                 "classic load balancer).")
+        bluegreen.check_group(settings)
 
     def check_service_role(self, backend: CodeDeployBackend, role_arn: str) -> None:
         from moto.iam.models import iam_backends
@@ -123,13 +124,9 @@ class CodeDeployService:
         backend.config(config_name)
         style = group.to_api()["deploymentStyle"]
         if style.get("deploymentType") == "BLUE_GREEN":
-            raise NotEmulatedException(
-                "labkit's emulator does not run BLUE_GREEN deployments yet; use a deployment "
-                "group with deploymentStyle IN_PLACE.")
+            bluegreen.check_request(backend, group, params)
         if style.get("deploymentOption") == "WITH_TRAFFIC_CONTROL":
-            raise NotEmulatedException(
-                "labkit's emulator does not route load balancer traffic during deployments yet; "
-                "use a deployment group with deploymentOption WITHOUT_TRAFFIC_CONTROL.")
+            traffic.check_load_balancer_info(backend.account_id, backend.region, group.settings)
         self.check_service_role(backend, group.settings.get("serviceRoleArn", ""))
         behavior = params.get("fileExistsBehavior")
         rollback_config = params.get("autoRollbackConfiguration")
@@ -146,6 +143,8 @@ class CodeDeployService:
                                               params.get("description"), behavior,
                                               bool(params.get("ignoreApplicationStopFailures")),
                                               rollback_config)
+            if style.get("deploymentType") == "BLUE_GREEN":
+                bluegreen.attach(deployment, params)
         self.engine.start(backend, deployment)
         return deployment
 
