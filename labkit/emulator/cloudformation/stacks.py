@@ -1,0 +1,456 @@
+"""How stacks are created, updated and deleted: resource by resource in dependency order, with
+CloudFormation's events, rollback of a failed create, and deletions that fail as AWS's do.
+
+moto parses templates and holds stacks; these functions replace the few methods of moto's Stack
+and backend that create, update or delete resources (moto makes everything at once, records only
+stack events, and reports success when a resource could not be made or deleted)."""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+from functools import lru_cache
+from pathlib import Path
+
+from moto.cloudformation import models as cfn_models
+from moto.cloudformation import parsing
+from moto.cloudformation.exceptions import ValidationError
+from moto.ec2.models.core import TaggedEC2Resource
+
+log = logging.getLogger("labkit.emulator.cloudformation")
+PSEUDO = re.compile(r"^AWS::")
+SUB_NAME = re.compile(r"\$\{([^!}][^}]*)\}")
+
+
+# --- template checks (before a stack exists, as CreateStack's ValidationError) ---------------
+def check_template(template: dict, region: str) -> None:
+    resources = template.get("Resources")
+    if not isinstance(resources, dict) or not resources:
+        raise ValidationError(message="Template format error: At least one Resources member "
+                                      "must be defined.")
+    known = aws_resource_types(region)
+    unknown = sorted({r.get("Type") for r in resources.values() if isinstance(r, dict)
+                      and known and not _known_type(r.get("Type", ""), known)})
+    if unknown:
+        raise ValidationError(message="Template format error: Unrecognized resource types: "
+                                      f"[{', '.join(unknown)}]")
+    cycle = find_cycle(resources)
+    if cycle:
+        raise ValidationError(message=f"Circular dependency between resources: [{', '.join(cycle)}]")
+
+
+def _known_type(resource_type: str, known: frozenset[str]) -> bool:
+    return resource_type in known or resource_type.startswith(("Custom::", "AWS::CloudFormation::"))
+
+
+@lru_cache(maxsize=8)
+def aws_resource_types(region: str) -> frozenset[str]:
+    """Every type CloudFormation knows in a region, from the schemas cfn-lint ships (empty: unknown)."""
+    try:
+        import cfnlint
+    except ImportError:
+        return frozenset()
+    folder = Path(cfnlint.__file__).parent / "data" / "schemas" / "providers"
+    for name in (f"{region}.json", "us-east-1.json"):
+        if (folder / name).exists():
+            return frozenset(json.loads((folder / name).read_text()))
+    return frozenset()
+
+
+def dependencies(resources: dict) -> dict[str, set[str]]:
+    """Which resources each one needs first: Ref, Fn::GetAtt, Fn::Sub names and DependsOn."""
+    graph = {}
+    for logical_id, body in resources.items():
+        body = body if isinstance(body, dict) else {}
+        found: set[str] = set()
+        _references(body.get("Properties"), found)
+        depends = body.get("DependsOn") or []
+        found.update([depends] if isinstance(depends, str) else depends)
+        graph[logical_id] = {name for name in found if name in resources and name != logical_id}
+        if logical_id in found and logical_id in resources:
+            graph[logical_id].add(logical_id)  # a resource that refers to itself is a cycle too
+    return graph
+
+
+def _references(node, found: set[str]) -> None:
+    if isinstance(node, dict):
+        for key, value in node.items():
+            if key == "Ref" and isinstance(value, str):
+                found.add(value)
+            elif key == "Fn::GetAtt":
+                target = value.split(".")[0] if isinstance(value, str) else value[0]
+                found.add(target)
+            elif key == "Fn::Sub":
+                text, names = (value, {}) if isinstance(value, str) else (value[0], value[1])
+                found.update(n.split(".")[0] for n in SUB_NAME.findall(text) if n not in names)
+                _references(names, found)
+            else:
+                _references(value, found)
+    elif isinstance(node, list):
+        for item in node:
+            _references(item, found)
+
+
+def find_cycle(resources: dict) -> list[str]:
+    """The resources caught in a dependency cycle (sorted), or [] when there is none."""
+    graph = dependencies(resources)
+    remaining = {k: set(v) for k, v in graph.items()}
+    changed = True
+    while changed:  # peel off resources nothing cyclic depends on, both ways
+        changed = False
+        for name in [n for n, deps in remaining.items() if not deps]:
+            del remaining[name]
+            for deps in remaining.values():
+                deps.discard(name)
+            changed = True
+    return sorted(remaining)
+
+
+def creation_order(resources: dict) -> list[str]:
+    graph = dependencies(resources)
+    order: list[str] = []
+    placed: set[str] = set()
+    while len(order) < len(graph):
+        for name in graph:  # template order among resources that are ready
+            if name not in placed and graph[name] <= placed:
+                order.append(name)
+                placed.add(name)
+                break
+        else:
+            raise ValidationError(message="Circular dependency between resources: "
+                                          f"[{', '.join(find_cycle(resources))}]")
+    return order
+
+
+# --- events -------------------------------------------------------------------------------
+def resource_event(stack, logical_id: str, resource_type: str, status: str,
+                   physical_id: str | None = None, reason: str | None = None,
+                   properties: dict | None = None) -> None:
+    event = cfn_models.Event(
+        stack_id=stack.stack_id, stack_name=stack.name, logical_resource_id=logical_id,
+        physical_resource_id=physical_id or "", resource_type=resource_type,
+        resource_status=status, resource_status_reason=reason,
+        resource_properties=json.dumps(properties) if properties is not None else None)
+    event.sendToSns(stack.account_id, stack.region_name, stack.notification_arns)
+    stack.events.append(event)
+
+
+def stack_event(stack, status: str, reason: str | None = None) -> None:
+    stack.status = status
+    stack.status_reason = reason
+    stack._add_stack_event(status, resource_status_reason=reason)
+
+
+def _reason(exc: BaseException) -> str:
+    message = getattr(exc, "message", None) or str(exc) or type(exc).__name__
+    return message if message.startswith(("Resource handler", "Properties validation",
+                                          "CloudFormation", "The bucket", "labkit")) else \
+        f'Resource handler returned message: "{message}" (HandlerErrorCode: InvalidRequest)'
+
+
+def _physical(resource) -> str | None:
+    return getattr(resource, "physical_resource_id", None)
+
+
+def _wanted(resource_map, body: dict) -> bool:
+    condition = body.get("Condition")
+    return not condition or bool(resource_map.lazy_condition_map[condition])
+
+
+# --- create --------------------------------------------------------------------------------
+def create_resources(stack) -> None:
+    """Stack.create_resources: each resource in order; the first failure rolls back the rest."""
+    stack.status = "CREATE_IN_PROGRESS"
+    resource_map = stack.resource_map
+    resources = stack.template_dict.get("Resources", {})
+    resource_map._template = stack.template_dict
+    resource_map._resource_json_map = resources
+    resource_map.tags.update({"aws:cloudformation:stack-name": stack.name,
+                              "aws:cloudformation:stack-id": stack.stack_id})
+    stack.description = stack.template_dict.get("Description")
+    created: list[str] = []
+    for logical_id in creation_order(resources):
+        body = resources[logical_id]
+        if not _wanted(resource_map, body):
+            continue
+        failure = _create_one(stack, logical_id, body)
+        if failure:
+            _roll_back(stack, created, logical_id, failure)
+            return
+        created.append(logical_id)
+    settle(stack)  # resources whose condition is false are not part of the stack
+    stack_event(stack, "CREATE_COMPLETE")
+
+
+def _create_one(stack, logical_id: str, body: dict) -> str | None:
+    resource_map = stack.resource_map
+    resource_type = body.get("Type", "")
+    resource_event(stack, logical_id, resource_type, "CREATE_IN_PROGRESS")
+    try:
+        resource = resource_map[logical_id]
+        if resource is None:
+            raise NotEmulated(resource_type)
+    except Exception as exc:  # any failure of one resource is that resource's CREATE_FAILED
+        resource_map._parsed_resources.pop(logical_id, None)
+        reason = _reason(exc)
+        log.info("stack %s: %s CREATE_FAILED: %s", stack.name, logical_id, reason)
+        resource_event(stack, logical_id, resource_type, "CREATE_FAILED", reason=reason)
+        return reason
+    if isinstance(resource, TaggedEC2Resource):  # as moto does: stack tags on EC2 resources
+        tags = dict(resource_map.tags, **{"aws:cloudformation:logical-id": logical_id})
+        from moto.ec2.models import ec2_backends
+        ec2_backends[stack.account_id][stack.region_name].create_tags(
+            [resource.physical_resource_id], tags)
+    resource_event(stack, logical_id, resource_type, "CREATE_COMPLETE", _physical(resource))
+    return None
+
+
+class NotEmulated(Exception):
+    def __init__(self, resource_type: str):
+        super().__init__(f"labkit's emulator cannot create {resource_type} resources (moto's "
+                         f"CloudFormation does not know the type and labkit does not provide "
+                         f"it); see docs/emulator.md, CloudFormation.")
+
+
+def _roll_back(stack, created: list[str], failed: str, reason: str) -> None:
+    stack_event(stack, "ROLLBACK_IN_PROGRESS",
+                f"The following resource(s) failed to create: [{failed}]. "
+                "Rollback requested by user.")
+    resources = stack.template_dict["Resources"]
+    resource_event(stack, failed, resources[failed].get("Type", ""), "DELETE_COMPLETE")
+    left = _delete_in_reverse(stack, created, resources)
+    settle(stack, outputs=False)
+    stack_event(stack, "ROLLBACK_FAILED" if left else "ROLLBACK_COMPLETE",
+                _failed_to_delete(left) if left else None)
+
+
+def settle(stack, outputs: bool = True) -> None:
+    """moto's resource map creates any resource it is asked for and has not made: after a
+    rollback, a deletion or a failed update, let it know only the resources that exist, so
+    describing the stack never makes them again."""
+    resource_map = stack.resource_map
+    resource_map._resource_json_map = {
+        k: v for k, v in (resource_map._resource_json_map or {}).items()
+        if k in resource_map._parsed_resources}
+    if not outputs:
+        stack.output_map = parsing.OutputMap(resource_map, {}, stack.stack_id)
+
+
+# --- delete --------------------------------------------------------------------------------
+def _delete_in_reverse(stack, logical_ids: list[str], resources: dict) -> list[str]:
+    """Delete in reverse creation order; keep what a resource that failed to go depends on."""
+    graph = dependencies(resources)
+    failed: list[str] = []
+    kept: set[str] = set()
+    for logical_id in reversed(logical_ids):
+        body = resources.get(logical_id, {})
+        resource = stack.resource_map._parsed_resources.get(logical_id)
+        if resource is None or isinstance(resource, (str, int, float, list, dict)):
+            continue
+        if logical_id in kept:
+            continue
+        resource_type = body.get("Type", "")
+        if body.get("DeletionPolicy") in ("Retain", "RetainExceptOnCreate") and \
+                stack.status.startswith("DELETE"):
+            resource_event(stack, logical_id, resource_type, "DELETE_SKIPPED", _physical(resource))
+            stack.resource_map._parsed_resources.pop(logical_id, None)
+            continue
+        resource_event(stack, logical_id, resource_type, "DELETE_IN_PROGRESS", _physical(resource))
+        try:
+            delete_resource(stack, resource, body)
+        except Exception as exc:
+            reason = _reason(exc)
+            log.info("stack %s: %s DELETE_FAILED: %s", stack.name, logical_id, reason)
+            resource_event(stack, logical_id, resource_type, "DELETE_FAILED", _physical(resource),
+                           reason)
+            failed.append(logical_id)
+            kept |= _needed_by(logical_id, graph)
+            continue
+        stack.resource_map._parsed_resources.pop(logical_id, None)
+        resource_event(stack, logical_id, resource_type, "DELETE_COMPLETE", _physical(resource))
+    return failed
+
+
+def _needed_by(logical_id: str, graph: dict[str, set[str]]) -> set[str]:
+    """Everything a resource depends on, directly or not."""
+    needed, todo = set(), list(graph.get(logical_id, ()))
+    while todo:
+        name = todo.pop()
+        if name not in needed:
+            needed.add(name)
+            todo.extend(graph.get(name, ()))
+    return needed
+
+
+def delete_resource(stack, resource, body: dict) -> None:
+    if body.get("Type") == "AWS::S3::Bucket":
+        _refuse_non_empty_bucket(stack, _physical(resource))
+    if hasattr(resource, "replaces") and hasattr(resource, "logical_id"):
+        resource.delete()  # labkit's providers delete themselves
+        return
+    stack.resource_map._delete_resource(resource, body)
+
+
+def _refuse_non_empty_bucket(stack, name: str | None) -> None:
+    """moto keeps a non-empty bucket and says nothing; S3 refuses with 409 BucketNotEmpty."""
+    from moto.s3.models import s3_backends
+
+    bucket = s3_backends[stack.account_id]["aws"].buckets.get(name or "")
+    if bucket is not None and len(bucket.keys) > 0:
+        raise BucketNotEmpty()
+
+
+class BucketNotEmpty(Exception):
+    def __init__(self):
+        super().__init__('Resource handler returned message: "The bucket you tried to delete is '
+                         'not empty. You must delete all versions in the bucket. (Service: S3, '
+                         'Status Code: 409, Request ID: labkit)" (HandlerErrorCode: '
+                         'GeneralServiceException)')
+
+
+def _failed_to_delete(names: list[str]) -> str:
+    return f"The following resource(s) failed to delete: [{', '.join(sorted(names))}]. "
+
+
+def delete_stack_resources(stack) -> bool:
+    """Stack.delete: every resource in reverse order; False (DELETE_FAILED) when one stays."""
+    stack_event(stack, "DELETE_IN_PROGRESS", "User Initiated")
+    resources = stack.resource_map._resource_json_map or {}
+    try:
+        order = creation_order(resources)
+    except ValidationError:
+        order = list(resources)
+    left = _delete_in_reverse(stack, order, resources)
+    settle(stack, outputs=False)
+    if left:
+        stack_event(stack, "DELETE_FAILED", _failed_to_delete(left))
+        return False
+    stack_event(stack, "DELETE_COMPLETE")
+    return True
+
+
+# --- update -------------------------------------------------------------------------------
+def update_stack_resources(stack, template: str, role_arn=None, parameters=None, tags=None) -> None:
+    """Stack.update: add, modify (in place or by replacement), then clean up what went away."""
+    stack_event(stack, "UPDATE_IN_PROGRESS", "User Initiated")
+    resource_map = stack.resource_map
+    old_resources = dict(resource_map._resource_json_map or {})
+    old_parameters = dict(resource_map.input_parameters or {})
+    stack.template = template
+    stack._parse_template()
+    new_template = stack.template_dict
+    new_resources = new_template["Resources"]
+    changed_parameters = {k for k in set(old_parameters) | set(parameters or {})
+                          if (parameters or {}).get(k) != old_parameters.get(k)} if parameters \
+        is not None else set()
+    resource_map._template = new_template
+    if parameters is not None:
+        resource_map.input_parameters = parameters
+    resource_map.load_mapping()
+    resource_map.load_parameters()
+    resource_map.load_conditions()
+    resource_map._resource_json_map = new_resources
+    replaced: list = []
+    for logical_id in creation_order(new_resources):
+        body = new_resources[logical_id]
+        if not _wanted(resource_map, body):
+            continue
+        if logical_id not in resource_map._parsed_resources:
+            failure = _create_one(stack, logical_id, body)
+        elif body != old_resources.get(logical_id) or _mentions(body, changed_parameters):
+            failure = _update_one(stack, logical_id, body, replaced)
+        else:
+            continue
+        if failure:
+            stack_event(stack, "UPDATE_ROLLBACK_FAILED",
+                        f"The following resource(s) failed to update: [{logical_id}]. "
+                        "labkit's emulator does not roll back updates; fix the template and "
+                        "update again, or delete the stack.")
+            settle(stack, outputs=False)
+            return
+    stack.status = "UPDATE_COMPLETE_CLEANUP_IN_PROGRESS"
+    stack._add_stack_event("UPDATE_COMPLETE_CLEANUP_IN_PROGRESS")
+    gone = [k for k in old_resources if k not in new_resources or
+            not _wanted(resource_map, new_resources[k])]
+    _delete_in_reverse(stack, [k for k in creation_order(old_resources) if k in gone],
+                       old_resources)
+    for logical_id, old in replaced:
+        resource_event(stack, logical_id, old_resources[logical_id].get("Type", ""),
+                       "DELETE_IN_PROGRESS", _physical(old))
+        try:
+            delete_resource(stack, old, old_resources[logical_id])
+            resource_event(stack, logical_id, old_resources[logical_id].get("Type", ""),
+                           "DELETE_COMPLETE", _physical(old))
+        except Exception as exc:
+            resource_event(stack, logical_id, old_resources[logical_id].get("Type", ""),
+                           "DELETE_FAILED", _physical(old), _reason(exc))
+    settle(stack)
+    stack.output_map = stack._create_output_map()
+    stack.role_arn = role_arn
+    if parameters:
+        stack.parameters = parameters
+    if tags is not None:
+        stack.tags = tags
+    stack_event(stack, "UPDATE_COMPLETE")
+
+
+def _mentions(body: dict, names: set[str]) -> bool:
+    if not names:
+        return False
+    found: set[str] = set()
+    _references(body, found)
+    return bool(found & names)
+
+
+def _update_one(stack, logical_id: str, body: dict, replaced: list) -> str | None:
+    resource_type = body.get("Type", "")
+    resource_map = stack.resource_map
+    old = resource_map._parsed_resources[logical_id]
+    resource_event(stack, logical_id, resource_type, "UPDATE_IN_PROGRESS", _physical(old))
+    try:
+        new = parsing.parse_and_update_resource(logical_id, body, resource_map,
+                                                account_id=stack.account_id,
+                                                region_name=stack.region_name)
+    except Exception as exc:
+        reason = _reason(exc)
+        resource_event(stack, logical_id, resource_type, "UPDATE_FAILED", _physical(old), reason)
+        return reason
+    if new is None:  # moto has no update for the type: it stays as it was
+        resource_event(stack, logical_id, resource_type, "UPDATE_COMPLETE", _physical(old))
+        return None
+    resource_map._parsed_resources[logical_id] = new
+    if getattr(new, "replaces", None) is old:
+        replaced.append((logical_id, old))
+        new.replaces = None
+    resource_event(stack, logical_id, resource_type, "UPDATE_COMPLETE", _physical(new))
+    return None
+
+
+# --- change sets ----------------------------------------------------------------------------
+def execute_change_set(backend, change_set_name: str, stack_name: str | None = None) -> None:
+    change_set = backend.change_sets.get(change_set_name) or next(
+        (c for c in backend.change_sets.values() if c.change_set_name == change_set_name
+         and (stack_name is None or stack_name in (c.stack_name, c.stack_id))), None)
+    if change_set is None:
+        raise ValidationError(message=f"ChangeSet [{change_set_name}] does not exist")
+    if change_set.execution_status != "AVAILABLE":
+        raise ValidationError(message=f"ChangeSet [{change_set.change_set_id}] cannot be executed "
+                                      f"in its current execution status of "
+                                      f"[{change_set.execution_status}]")
+    stack = backend.stacks[change_set.stack_id]
+    change_set.execution_status = "EXECUTE_IN_PROGRESS"
+    if change_set.change_set_type == "CREATE":
+        stack.template = change_set.template
+        stack.parameters = change_set.parameters
+        stack._parse_template()
+        stack.resource_map = stack._create_resource_map()
+        stack.output_map = stack._create_output_map()
+        stack_event(stack, "CREATE_IN_PROGRESS", "User Initiated")
+        stack.create_resources()
+    else:
+        parameters = dict(stack.parameters or {})
+        parameters.update(change_set.parameters or {})
+        stack.update(change_set.template, change_set.role_arn, parameters=parameters,
+                     tags=change_set.tags or None)
+    change_set.execution_status = "EXECUTE_COMPLETE"

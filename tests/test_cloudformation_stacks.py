@@ -1,0 +1,249 @@
+"""Stacks on the emulator: the course's templates deployed with `aws cloudformation deploy`, a
+pipeline run on `git push`, an update, a delete that leaves nothing; bad templates fail as AWS's do."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import uuid
+from pathlib import Path
+
+import pytest
+from botocore.exceptions import ClientError
+from pipeline_helpers import Git, wait_for, wait_for_approval_token, wait_for_execution
+
+TEMPLATES = Path(__file__).resolve().parents[1] / "cloudformation"
+AWS_CLI = Path(sys.executable).with_name("aws")
+
+# A tiny app: its build copies the source, its deployment runs one hook on every host.
+APP_FILES = {
+    # The template's approval message names #{BuildVariables.APP_VERSION}, as my-app exports it.
+    "buildspec.yml": "version: 0.2\nenv:\n  exported-variables:\n    - APP_VERSION\n"
+                     "phases:\n  build:\n    commands:\n      - export APP_VERSION=0.0.1\n"
+                     "artifacts:\n  files:\n    - '**/*'\n",
+    "appspec.yml": "version: 0.0\nos: linux\nfiles:\n  - source: /\n    destination: /opt/tiny\n"
+                   "hooks:\n  ValidateService:\n    - location: validate.sh\n      timeout: 30\n",
+    "validate.sh": "#!/bin/bash\necho \"validated $DEPLOYMENT_ID\"\n",
+}
+
+
+def cli(emulator, *args: str) -> subprocess.CompletedProcess:
+    env = {**os.environ, "AWS_ENDPOINT_URL": emulator.url, "AWS_ACCESS_KEY_ID": "testing",
+           "AWS_SECRET_ACCESS_KEY": "testing", "AWS_DEFAULT_REGION": "us-east-1"}
+    return subprocess.run([str(AWS_CLI), *args], capture_output=True, text=True, env=env,
+                          timeout=300)
+
+
+def deploy(emulator, stack: str, template: str, **parameters: str) -> None:
+    overrides = [f"{k}={v}" for k, v in parameters.items()]
+    done = cli(emulator, "cloudformation", "deploy", "--stack-name", stack,
+               "--template-file", str(TEMPLATES / template), "--capabilities",
+               "CAPABILITY_NAMED_IAM", *(["--parameter-overrides", *overrides] if overrides else []))
+    assert done.returncode == 0, done.stdout + done.stderr
+
+
+def status(cfn, stack: str) -> str:
+    return cfn.describe_stacks(StackName=stack)["Stacks"][0]["StackStatus"]
+
+
+def events(cfn, stack: str) -> list[tuple[str, str, str]]:
+    """(logical id, status, reason) oldest first."""
+    found = cfn.describe_stack_events(StackName=stack)["StackEvents"]
+    return [(e["LogicalResourceId"], e["ResourceStatus"], e.get("ResourceStatusReason", ""))
+            for e in reversed(found)]
+
+
+def empty_bucket(s3, bucket: str) -> None:
+    """What the course does before deleting the stack: every version and delete marker."""
+    listing = s3.list_object_versions(Bucket=bucket)
+    doomed = [{"Key": v["Key"], "VersionId": v["VersionId"]}
+              for v in listing.get("Versions", []) + listing.get("DeleteMarkers", [])]
+    if doomed:
+        s3.delete_objects(Bucket=bucket, Delete={"Objects": doomed})
+
+
+@pytest.fixture()
+def names():
+    tag = uuid.uuid4().hex[:6]
+    return {"RepositoryName": f"cfn-app-{tag}", "BuildProjectName": f"cfn-build-{tag}",
+            "ApplicationName": f"cfn-app-{tag}", "PipelineName": f"cfn-pipeline-{tag}",
+            "HostTagValue": f"cfn-app-{tag}"}
+
+
+def test_stack_runs_the_pipeline_on_push_updates_and_deletes_to_nothing(aws, emulator, names,
+                                                                        tmp_path):
+    cfn, cp = aws("cloudformation"), aws("codepipeline")
+    pipeline_stack, hosts_stack = f"{names['PipelineName']}-stack", f"{names['PipelineName']}-hosts"
+    deploy(emulator, pipeline_stack, "pipeline.yaml", **names)
+    assert status(cfn, pipeline_stack) == "CREATE_COMPLETE"
+    outputs = {o["OutputKey"]: o["OutputValue"]
+               for o in cfn.describe_stacks(StackName=pipeline_stack)["Stacks"][0]["Outputs"]}
+    assert outputs["RepositoryName"] == names["RepositoryName"]
+    assert outputs["PipelineName"] == names["PipelineName"]
+    deploy(emulator, hosts_stack, "hosts.yaml", InstanceProfileName=outputs["InstanceProfileName"],
+           HostTagValue=names["HostTagValue"])
+
+    # The emulated resources are real labkit resources, with CloudFormation's events.
+    project = aws("codebuild").batch_get_projects(names=[names["BuildProjectName"]])["projects"][0]
+    assert project["environment"]["computeType"] == "BUILD_GENERAL1_SMALL"
+    group = aws("codedeploy").get_deployment_group(
+        applicationName=names["ApplicationName"], deploymentGroupName="dev")["deploymentGroupInfo"]
+    assert group["ec2TagFilters"][0]["Value"] == names["HostTagValue"]
+    assert group["autoRollbackConfiguration"]["enabled"] is True
+    history = events(cfn, pipeline_stack)
+    for logical in ("Repository", "BuildProject", "Application", "DeploymentGroup", "Pipeline"):
+        assert [s for n, s, _ in history if n == logical] == ["CREATE_IN_PROGRESS",
+                                                              "CREATE_COMPLETE"]
+    resources = {r["LogicalResourceId"]: r["PhysicalResourceId"] for r in
+                 cfn.describe_stack_resources(StackName=pipeline_stack)["StackResources"]}
+    repo = aws("codecommit").get_repository(repositoryName=names["RepositoryName"])
+    assert resources["Repository"] == repo["repositoryMetadata"]["repositoryId"]  # Ref is the id
+
+    # A push of the first branch (referenceCreated) starts the pipeline through the rule.
+    git = Git(tmp_path)
+    git("clone", "-q", outputs["CloneUrlHttp"], "work")
+    work = tmp_path / "work"
+    for name, text in APP_FILES.items():
+        (work / name).write_text(text)
+    (work / "validate.sh").chmod(0o755)
+    commit = git.commit_and_push(work, {}, "tiny app")
+
+    def pushed():
+        for summary in cp.list_pipeline_executions(pipelineName=names["PipelineName"])[
+                "pipelineExecutionSummaries"]:
+            revisions = summary.get("sourceRevisions", [])
+            if summary["trigger"]["triggerType"] == "CloudWatchEvent" and revisions and \
+                    revisions[0]["revisionId"] == commit:
+                return summary["pipelineExecutionId"]
+        return None
+
+    execution = wait_for(pushed, timeout=60, what="the execution the push started")
+    try:
+        token = wait_for_approval_token(cp, names["PipelineName"], "Approval", "Approve",
+                                        execution)
+    except AssertionError:
+        raise AssertionError(json.dumps(cp.get_pipeline_state(name=names["PipelineName"]),
+                                        default=str, indent=1)) from None
+    cp.put_approval_result(pipelineName=names["PipelineName"], stageName="Approval",
+                           actionName="Approve", token=token,
+                           result={"status": "Approved", "summary": "ok"})
+    assert wait_for_execution(cp, names["PipelineName"], execution, timeout=240) == "Succeeded"
+
+    # An update changes the project in place; unchanged resources get no events.
+    before = len(history)
+    deploy(emulator, pipeline_stack, "pipeline.yaml", ComputeType="BUILD_GENERAL1_MEDIUM",
+           **names)
+    assert status(cfn, pipeline_stack) == "UPDATE_COMPLETE"
+    project = aws("codebuild").batch_get_projects(names=[names["BuildProjectName"]])["projects"][0]
+    assert project["environment"]["computeType"] == "BUILD_GENERAL1_MEDIUM"
+    updated = [(n, s) for n, s, _ in events(cfn, pipeline_stack)[before:]]
+    assert ("BuildProject", "UPDATE_COMPLETE") in updated
+    assert not any(n == "Repository" for n, _ in updated)
+
+    # Deleting with artifacts still in the bucket fails as on AWS, and keeps the stack.
+    bucket = outputs["ArtifactBucketName"]
+    cfn.delete_stack(StackName=pipeline_stack)
+    assert status(cfn, pipeline_stack) == "DELETE_FAILED"
+    reasons = [r for n, s, r in events(cfn, pipeline_stack) if n == "ArtifactBucket"
+               and s == "DELETE_FAILED"]
+    assert "The bucket you tried to delete is not empty" in reasons[-1]
+    stack_reason = cfn.describe_stacks(StackName=pipeline_stack)["Stacks"][0]["StackStatusReason"]
+    assert "[ArtifactBucket]" in stack_reason
+
+    cfn.delete_stack(StackName=hosts_stack)
+    empty_bucket(aws("s3"), bucket)
+    cfn.delete_stack(StackName=pipeline_stack)
+    gone = cfn.list_stacks(StackStatusFilter=["DELETE_COMPLETE"])["StackSummaries"]
+    assert {pipeline_stack, hosts_stack} <= {s["StackName"] for s in gone}
+    assert names["PipelineName"] not in [p["name"] for p in cp.list_pipelines()["pipelines"]]
+    assert names["RepositoryName"] not in [r["repositoryName"] for r in aws("codecommit")
+                                           .list_repositories()["repositories"]]
+    assert names["BuildProjectName"] not in aws("codebuild").list_projects()["projects"]
+    assert names["ApplicationName"] not in aws("codedeploy").list_applications()["applications"]
+    assert bucket not in [b["Name"] for b in aws("s3").list_buckets()["Buckets"]]
+    assert not aws("cloudwatch").describe_alarms(
+        AlarmNamePrefix=names["PipelineName"])["MetricAlarms"]
+    reservations = aws("ec2").describe_instances(Filters=[
+        {"Name": "tag:App", "Values": [names["HostTagValue"]]}])["Reservations"]
+    assert all(i["State"]["Name"] == "terminated" for r in reservations for i in r["Instances"])
+
+
+def _template(resources: dict) -> str:
+    return json.dumps({"AWSTemplateFormatVersion": "2010-09-09", "Resources": resources})
+
+
+def test_unknown_resource_type_is_refused_at_create(aws):
+    cfn = aws("cloudformation")
+    with pytest.raises(ClientError) as caught:
+        cfn.create_stack(StackName=f"bad-{uuid.uuid4().hex[:6]}", TemplateBody=_template(
+            {"Thing": {"Type": "AWS::Nothing::Here", "Properties": {}}}))
+    assert caught.value.response["Error"]["Code"] == "ValidationError"
+    assert "Unrecognized resource types: [AWS::Nothing::Here]" in str(caught.value)
+
+
+def test_circular_dependency_is_refused_at_create(aws):
+    cfn = aws("cloudformation")
+    with pytest.raises(ClientError) as caught:
+        cfn.create_stack(StackName=f"loop-{uuid.uuid4().hex[:6]}", TemplateBody=_template({
+            "A": {"Type": "AWS::CodeDeploy::Application",
+                  "Properties": {"ApplicationName": {"Fn::Sub": "${B}-a"}}},
+            "B": {"Type": "AWS::CodeDeploy::Application",
+                  "Properties": {"ApplicationName": {"Ref": "A"}}}}))
+    assert "Circular dependency between resources: [A, B]" in str(caught.value)
+
+
+def test_missing_required_property_fails_and_rolls_back_what_was_made(aws):
+    cfn, tag = aws("cloudformation"), uuid.uuid4().hex[:6]
+    stack = f"half-{tag}"
+    cfn.create_stack(StackName=stack, TemplateBody=_template({
+        "Repo": {"Type": "AWS::CodeCommit::Repository",
+                 "Properties": {"RepositoryName": f"half-{tag}"}},
+        "App": {"Type": "AWS::CodeDeploy::Application",
+                "Properties": {"ApplicationName": f"half-{tag}"}},
+        "Project": {"Type": "AWS::CodeBuild::Project", "DependsOn": ["Repo", "App"],
+                    "Properties": {"Name": f"half-{tag}", "Source": {"Type": "NO_SOURCE"},
+                                   "Artifacts": {"Type": "NO_ARTIFACTS"},
+                                   "Environment": {"Type": "LINUX_CONTAINER",
+                                                   "Image": "aws/codebuild/standard:7.0",
+                                                   "ComputeType": "BUILD_GENERAL1_SMALL"}}},
+    }))
+    assert status(cfn, stack) == "ROLLBACK_COMPLETE"
+    history = events(cfn, stack)
+    failed = [r for n, s, r in history if n == "Project" and s == "CREATE_FAILED"]
+    assert failed == ["Properties validation failed for resource Project with message:\n"
+                      "#: required key [ServiceRole] not found"]
+    assert (stack, "ROLLBACK_IN_PROGRESS",
+            "The following resource(s) failed to create: [Project]. Rollback requested by user."
+            ) in history
+    for logical in ("Repo", "App"):
+        assert [s for n, s, _ in history if n == logical] == [
+            "CREATE_IN_PROGRESS", "CREATE_COMPLETE", "DELETE_IN_PROGRESS", "DELETE_COMPLETE"]
+    with pytest.raises(ClientError):
+        aws("codecommit").get_repository(repositoryName=f"half-{tag}")
+    assert f"half-{tag}" not in aws("codedeploy").list_applications()["applications"]
+    assert not cfn.describe_stacks(StackName=stack)["Stacks"][0].get("Outputs")
+    cfn.delete_stack(StackName=stack)
+    assert stack not in [s["StackName"] for s in cfn.list_stacks(
+        StackStatusFilter=["ROLLBACK_COMPLETE"])["StackSummaries"]]
+
+
+def test_a_refused_service_call_is_the_resource_status_reason(aws):
+    """A CodeBuild project whose role does not exist: CodeBuild's own error, as the handler's."""
+    cfn, tag = aws("cloudformation"), uuid.uuid4().hex[:6]
+    stack = f"norole-{tag}"
+    cfn.create_stack(StackName=stack, TemplateBody=_template({
+        "Project": {"Type": "AWS::CodeBuild::Project",
+                    "Properties": {"Name": f"norole-{tag}", "Source": {"Type": "NO_SOURCE",
+                                                                       "BuildSpec": "version: 0.2"},
+                                   "Artifacts": {"Type": "NO_ARTIFACTS"},
+                                   "ServiceRole": "arn:aws:iam::123456789012:role/missing",
+                                   "Environment": {"Type": "LINUX_CONTAINER",
+                                                   "Image": "aws/codebuild/standard:7.0",
+                                                   "ComputeType": "BUILD_GENERAL1_SMALL"}}}}))
+    assert status(cfn, stack) == "ROLLBACK_COMPLETE"
+    reason = [r for n, s, r in events(cfn, stack) if s == "CREATE_FAILED"][0]
+    assert reason.startswith('Resource handler returned message: "')
+    assert "(Service: CodeBuild, Status Code: 400" in reason
+    assert f"norole-{tag}" not in aws("codebuild").list_projects()["projects"]
