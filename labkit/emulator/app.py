@@ -11,7 +11,6 @@ from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_ba
 from labkit import __version__
 from labkit.emulator import metric_filters
 from labkit.emulator.cloudformation import install as install_cloudformation
-from labkit.emulator.cloudformation import install as install_cloudformation
 from labkit.emulator.codebuild.responses import CodeBuildResponses
 from labkit.emulator.codecommit.responses import CodeCommitResponses
 from labkit.emulator.codedeploy.responses import CodeDeployResponses
@@ -40,8 +39,6 @@ class EmulatorApp:
         # Cost Explorer's GetCostAndUsage prices the emulator's measured usage; moto serves the rest.
         self.cost_explorer = CostExplorer(runtime)
         metric_filters.install()  # moto stores CloudWatch Logs metric filters; these apply them
-        # labkit's resource types in moto's CloudFormation, and stacks that fail and roll back as AWS's do.
-        install_cloudformation(runtime)
         # labkit's resource types in moto's CloudFormation, and stacks that fail and roll back as AWS's do.
         install_cloudformation(runtime)
         # The CodeCommit service provides the git smart HTTP app once it serves repositories.
