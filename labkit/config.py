@@ -24,7 +24,7 @@ DEFAULT_PREFIX = "labkit"
 DEFAULT_REGION = "us-east-1"
 PREFIX_PATTERN = re.compile(r"^[a-z][a-z0-9-]{1,18}[a-z0-9]$")
 CONFIG_KEYS = {"backend", "region", "prefix", "profile", "sandbox_accounts", "learner_id", "port",
-               "sandbox_regions"}
+               "sandbox_regions", "enforce_iam"}
 
 
 @dataclass(frozen=True)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import socket
 import subprocess
 import sys
@@ -89,12 +90,13 @@ def start(state_dir: Path, port: int, timeout: float = START_TIMEOUT) -> Emulato
             f"Start the emulator on another port: `labkit emulator start --port {port + 1}` "
             "(or set LABKIT_PORT)."
         )
+    environment = emulator_environment()
     log = open(state_dir / LOG_FILE, "ab")
     command = [sys.executable, "-m", "labkit", "emulator", "serve",
                "--port", str(port), "--state-dir", str(state_dir)]
     proc = subprocess.Popen(
         command, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
-        start_new_session=True, close_fds=True,
+        start_new_session=True, close_fds=True, env=environment,
     )
     log.close()
     _spawned[proc.pid] = proc
@@ -114,6 +116,19 @@ def start(state_dir: Path, port: int, timeout: float = START_TIMEOUT) -> Emulato
     raise EmulatorError(
         f"The emulator did not answer within {timeout:.0f} s; see {state_dir / LOG_FILE}."
     )
+
+
+def emulator_environment() -> dict[str, str]:
+    """The emulator's environment: ours, plus `enforce_iam` from labkit.toml unless the env sets it."""
+    from labkit.config import config_file_path, read_config_file
+
+    environment = dict(os.environ)
+    if "LABKIT_ENFORCE_IAM" not in environment:
+        setting = read_config_file(config_file_path()).get("enforce_iam")
+        if setting is not None:
+            # TOML booleans or strings ("0", "off"): the emulator reads LABKIT_ENFORCE_IAM.
+            environment["LABKIT_ENFORCE_IAM"] = str(setting).lower()
+    return environment
 
 
 def stop(state_dir: Path, timeout: float = 15.0) -> EmulatorInfo:

@@ -149,12 +149,18 @@ def http_get(url: str) -> tuple[int, str]:
 class Fleet:
     """Instances tagged Fleet=<unique value>, and a deployment group that targets them."""
 
-    def __init__(self, aws, emulator, count: int):
+    def __init__(self, aws, emulator, count: int, profile: str | None = "new"):
+        """`profile`: an instance profile name, "new" for one that may read revisions, None for none."""
+        from pipeline_helpers import make_instance_profile
+
         self.aws, self.emulator = aws, emulator
         self.tag = uuid.uuid4().hex[:10]
         ec2 = aws("ec2")
+        if profile == "new":
+            profile = make_instance_profile(aws)
         reservation = ec2.run_instances(
             ImageId="ami-12c6146b", MinCount=count, MaxCount=count,
+            **({"IamInstanceProfile": {"Name": profile}} if profile else {}),
             TagSpecifications=[{"ResourceType": "instance", "Tags": [{"Key": "Fleet", "Value": self.tag}]}])
         self.ids = sorted(i["InstanceId"] for i in reservation["Instances"])
         self.app = f"app-{self.tag}"

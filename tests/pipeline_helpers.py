@@ -50,6 +50,17 @@ def make_role(aws, name: str | None = None, service: str = "codepipeline.amazona
     return role["Role"]["Arn"]
 
 
+def make_instance_profile(aws, name: str | None = None,
+                          actions: tuple[str, ...] = ("s3:GetObject", "s3:GetObjectVersion")) -> str:
+    """An EC2 instance profile whose role the CodeDeploy agent reads revisions with; its name."""
+    name = name or unique("ec2-agent")
+    make_role(aws, name, service="ec2.amazonaws.com", actions=list(actions))
+    iam = aws("iam")
+    iam.create_instance_profile(InstanceProfileName=name)
+    iam.add_role_to_instance_profile(InstanceProfileName=name, RoleName=name)
+    return name
+
+
 def make_bucket(aws, name: str | None = None, versioned: bool = True) -> str:
     name = name or unique("labkit-bucket")
     s3 = aws("s3")

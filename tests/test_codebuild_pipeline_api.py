@@ -9,7 +9,6 @@ import uuid
 import zipfile
 
 import pytest
-
 from test_codebuild import TRUST, environment
 
 ACCOUNT, REGION = "123456789012", "us-east-1"
@@ -45,7 +44,11 @@ def test_pipeline_build_reads_inputs_and_writes_outputs(runtime):
     bucket = f"pipe-{uuid.uuid4().hex[:8]}"
     s3.create_bucket(bucket, REGION)
     role = f"pipe-role-{uuid.uuid4().hex[:6]}"
-    iam_backends[ACCOUNT]["global"].create_role(role, TRUST, "/", None, "", [], None)
+    iam = iam_backends[ACCOUNT]["global"]
+    iam.create_role(role, TRUST, "/", None, "", [], None)
+    # The build reads its inputs and writes its outputs as this role, so it needs S3 and Logs.
+    iam.put_role_policy(role, "build-access", json.dumps({"Version": "2012-10-17", "Statement": [
+        {"Effect": "Allow", "Action": ["s3:GetObject", "s3:PutObject", "logs:*"], "Resource": "*"}]}))
     spec = (
         "version: 0.2\nenv:\n  exported-variables: [WHO]\nphases:\n  build:\n    commands:\n"
         "      - export WHO=$CODEBUILD_INITIATOR\n"

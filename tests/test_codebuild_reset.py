@@ -8,7 +8,8 @@ import boto3
 import pytest
 from botocore.config import Config
 from conftest import free_port
-from test_codebuild import TRUST, environment
+from pipeline_helpers import make_role
+from test_codebuild import environment
 
 from labkit import emulator_control
 from labkit.procs import pid_alive
@@ -30,9 +31,7 @@ def test_reset_ends_running_builds(own_emulator, tmp_path):
             config=Config(retries={"max_attempts": 1}),
         )
 
-    role = client("iam").create_role(RoleName="cb-reset", AssumeRolePolicyDocument=TRUST)["Role"][
-        "Arn"
-    ]
+    role = make_role(client, "cb-reset", service="codebuild.amazonaws.com")
     pid_file = tmp_path / "build.pid"
     spec = f"version: 0.2\nphases:\n  build:\n    commands: ['echo $$ > {pid_file}', sleep 60]\n"
     cb = client("codebuild")

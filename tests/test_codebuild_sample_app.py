@@ -10,7 +10,8 @@ import zipfile
 from pathlib import Path
 
 import pytest
-from test_codebuild import TRUST, environment, log_text, phases, statuses, wait_for
+from pipeline_helpers import make_role
+from test_codebuild import environment, log_text, phases, statuses, wait_for
 
 SAMPLE_APP = Path(__file__).resolve().parent.parent / "sample-app"
 pytestmark = [
@@ -68,9 +69,7 @@ def sample(aws, emulator, tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def project(aws, sample):
-    role = aws("iam").create_role(
-        RoleName=f"cb-sample-{uuid.uuid4().hex[:6]}", AssumeRolePolicyDocument=TRUST
-    )["Role"]["Arn"]
+    role = make_role(aws, f"cb-sample-{uuid.uuid4().hex[:6]}", service="codebuild.amazonaws.com")
     bucket = f"artifacts-{uuid.uuid4().hex[:8]}"
     aws("s3").create_bucket(Bucket=bucket)
     name = f"my-app-build-{uuid.uuid4().hex[:6]}"
@@ -160,15 +159,12 @@ def test_buildspec_syntax_error_fails_download_source(aws, project):
 
 def test_codedeploy_installs_the_built_zip(aws, emulator, project):
     """Done when: the zip CodeBuild made from CodeCommit is a revision CodeDeploy can install."""
-    from bundles import TRUST as CODEDEPLOY_TRUST
     from bundles import Fleet, http_get
 
     result = build(aws, project, "refs/heads/main")
     assert result["buildStatus"] == "SUCCEEDED"
     bucket, key = result["artifacts"]["location"].removeprefix("arn:aws:s3:::").split("/", 1)
-    role = aws("iam").create_role(
-        RoleName=f"cd-from-cb-{uuid.uuid4().hex[:6]}", AssumeRolePolicyDocument=CODEDEPLOY_TRUST
-    )["Role"]["Arn"]
+    role = make_role(aws, f"cd-from-cb-{uuid.uuid4().hex[:6]}", service="codedeploy.amazonaws.com")
     fleet = Fleet(aws, emulator, 1)
     try:
         fleet.create_group(role)

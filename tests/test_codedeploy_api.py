@@ -3,14 +3,11 @@ tags, with AWS's validation and error names (every response shape-checked)."""
 
 from __future__ import annotations
 
-import json
 import uuid
 
 import pytest
 from botocore.exceptions import ClientError
-
-TRUST = json.dumps({"Version": "2012-10-17", "Statement": [{
-    "Effect": "Allow", "Principal": {"Service": "codedeploy.amazonaws.com"}, "Action": "sts:AssumeRole"}]})
+from pipeline_helpers import make_role
 
 
 def error_code(info) -> str:
@@ -19,8 +16,7 @@ def error_code(info) -> str:
 
 @pytest.fixture(scope="module")
 def role_arn(aws):
-    name = f"cd-role-{uuid.uuid4().hex[:6]}"
-    return aws("iam").create_role(RoleName=name, AssumeRolePolicyDocument=TRUST)["Role"]["Arn"]
+    return make_role(aws, f"cd-role-{uuid.uuid4().hex[:6]}", service="codedeploy.amazonaws.com")
 
 
 @pytest.fixture

@@ -11,7 +11,6 @@ import psutil
 import pytest
 from botocore.exceptions import ClientError
 from bundles import (
-    TRUST,
     Fleet,
     events_of,
     failed_event,
@@ -21,6 +20,7 @@ from bundles import (
     wait_until,
     zip_files,
 )
+from pipeline_helpers import make_role
 
 APPSPEC = """version: 0.0
 os: linux
@@ -43,8 +43,7 @@ def bundle(hooks: str = "", appspec: str | None = None, extra: dict | None = Non
 
 @pytest.fixture(scope="module")
 def role_arn(aws):
-    return aws("iam").create_role(RoleName=f"cd-deploy-{uuid.uuid4().hex[:6]}",
-                                  AssumeRolePolicyDocument=TRUST)["Role"]["Arn"]
+    return make_role(aws, f"cd-deploy-{uuid.uuid4().hex[:6]}", service="codedeploy.amazonaws.com")
 
 
 @pytest.fixture(scope="module")

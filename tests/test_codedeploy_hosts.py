@@ -12,6 +12,7 @@ import uuid
 import boto3
 import pytest
 from moto import mock_aws
+from pipeline_helpers import make_instance_profile, make_role
 
 from labkit.config import LabConfig
 from labkit.lab import Lab
@@ -159,8 +160,10 @@ def test_reset_and_stop_end_what_hooks_left_running(tmp_path):
                 archive.addfile(member, io.BytesIO(text.encode()))
         client("s3").create_bucket(Bucket="rev")
         client("s3").put_object(Bucket="rev", Key="r.tgz", Body=buffer.getvalue())
-        role = client("iam").create_role(RoleName="cd", AssumeRolePolicyDocument="{}")["Role"]["Arn"]
-        instance = client("ec2").run_instances(ImageId="ami-12c6146b", MinCount=1, MaxCount=1)["Instances"][0]["InstanceId"]
+        role = make_role(client, "cd", service="codedeploy.amazonaws.com")
+        instance = client("ec2").run_instances(
+            ImageId="ami-12c6146b", MinCount=1, MaxCount=1,
+            IamInstanceProfile={"Name": make_instance_profile(client)})["Instances"][0]["InstanceId"]
         cd = client("codedeploy")
         cd.create_application(applicationName="a")
         cd.create_deployment_group(applicationName="a", deploymentGroupName="g", serviceRoleArn=role,

@@ -12,7 +12,6 @@ import uuid
 import psutil
 import pytest
 from bundles import (
-    TRUST,
     Fleet,
     build_sample_bundle,
     events_of,
@@ -25,6 +24,7 @@ from bundles import (
     waves,
     zip_folder,
 )
+from pipeline_helpers import make_role
 
 pytestmark = pytest.mark.skipif(shutil.which("node") is None or shutil.which("npm") is None,
                                 reason="deploying the sample app needs node and npm")
@@ -34,8 +34,7 @@ ROLLBACK = {"enabled": True, "events": ["DEPLOYMENT_FAILURE", "DEPLOYMENT_STOP_O
 
 @pytest.fixture(scope="module")
 def role_arn(aws):
-    return aws("iam").create_role(RoleName=f"cd-sample-{uuid.uuid4().hex[:6]}",
-                                  AssumeRolePolicyDocument=TRUST)["Role"]["Arn"]
+    return make_role(aws, f"cd-sample-{uuid.uuid4().hex[:6]}", service="codedeploy.amazonaws.com")
 
 
 @pytest.fixture(scope="module")

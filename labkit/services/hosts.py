@@ -62,9 +62,10 @@ def launch_instances(lab, count: int = 3, *, tags: dict[str, str] | None = None,
         "TagSpecifications": [{"ResourceType": "instance",
                                "Tags": [{"Key": k, "Value": v} for k, v in all_tags.items()]}],
     }
+    # The CodeDeploy agent reads revisions with the instance profile's role (locally as on AWS).
+    request["IamInstanceProfile"] = {"Name": ensure_instance_profile(lab)}
     if lab.backend == "aws":
         request.update({
-            "IamInstanceProfile": {"Name": ensure_instance_profile(lab)},
             "UserData": USER_DATA,
             "SecurityGroupIds": [ensure_app_security_group(lab)],
             "MetadataOptions": {"HttpTokens": "required"},

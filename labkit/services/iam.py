@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import json
+import re
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 
 from labkit.names import CourseNames
 
@@ -34,7 +36,7 @@ def _statement(actions: list[str], resources: list[str]) -> dict:
 
 def codebuild_policy(names: CourseNames, projects: list[str] | None = None) -> dict:
     """What a build of the sample app needs, and nothing more."""
-    projects = projects or [names.build_project, names.secrets_demo_project]
+    projects = projects or [names.build_project, names.pipeline_build_project, names.secrets_demo_project]
     bucket = f"arn:aws:s3:::{names.artifact_bucket}"
     return {"Version": "2012-10-17", "Statement": [
         _statement(["logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents"],
@@ -68,7 +70,7 @@ def codepipeline_policy(names: CourseNames) -> dict:
         _statement(["s3:GetObject", "s3:GetObjectVersion", "s3:PutObject"], [f"{bucket}/*"]),
         _statement(["s3:GetBucketVersioning", "s3:GetBucketLocation"], [bucket]),
         _statement(["codebuild:StartBuild", "codebuild:BatchGetBuilds"],
-                   [names.arn("codebuild", f"project/{names.build_project}")]),
+                   [names.arn("codebuild", f"project/{names.pipeline_build_project}")]),
         _statement(["codedeploy:CreateDeployment", "codedeploy:GetDeployment",
                     "codedeploy:GetApplication", "codedeploy:GetApplicationRevision",
                     "codedeploy:RegisterApplicationRevision", "codedeploy:GetDeploymentConfig"],
@@ -105,3 +107,68 @@ def retry_while_role_propagates(lab, call: Callable[[], object], timeout: float 
             if not propagating or time.monotonic() > deadline:
                 raise
             time.sleep(3)
+
+
+# AWS's AccessDenied sentence, wherever it is embedded (a build phase context, a pipeline
+# action's errorDetails, a CodeDeploy diagnostic, a botocore ClientError).
+_DENIED = re.compile(
+    r"(?:User|Principal): (?P<principal>arn:\S+?) is not authorized to perform: "
+    r"(?P<action>[\w-]+:[\w*]+)(?: on resource: \"?(?P<resource>[^\s\"]+?)\"?)?"
+    r"(?= because| with an explicit deny|\.?\s*$|\.?\s*[(\n])(?P<rest>.*)",
+    re.DOTALL,
+)
+
+
+@dataclass(frozen=True)
+class DeniedAction:
+    """What an AccessDenied message says: who (the role) lacked which action on which resource."""
+
+    role: str
+    action: str
+    resource: str
+    explicit_deny: bool
+    statement: dict  # the policy statement that would allow it
+
+    def __str__(self) -> str:
+        verb = "is denied (an explicit Deny wins over any Allow)" if self.explicit_deny else "lacks"
+        return (f"role {self.role} {verb} action {self.action} on resource {self.resource}.\n"
+                f"A statement that would allow it:\n{json.dumps(self.statement, indent=2)}")
+
+
+def explain_denied(error) -> DeniedAction:
+    """Turn an AccessDenied message, a botocore ClientError or an errorDetails dict into who lacks what.
+
+    `str()` of the result reads "role X lacks action Y on resource Z" followed by the policy
+    statement that would allow it (with an explicit Deny, that statement must go too).
+    """
+    text = _message_of(error)
+    match = _DENIED.search(text)
+    if not match:
+        raise ValueError(f"This is not an AccessDenied message: {text[:300]!r}")
+    principal = match.group("principal")
+    # arn:aws:sts::<account>:assumed-role/<role>/<session> → the role; users and roles as they are.
+    role = principal
+    assumed = re.match(r"arn:aws[\w-]*:sts::\d{12}:assumed-role/([^/]+)/", principal)
+    if assumed:
+        role = assumed.group(1)
+    resource = match.group("resource") or "*"
+    statement = {"Effect": "Allow", "Action": match.group("action"), "Resource": resource}
+    return DeniedAction(role=role, action=match.group("action"), resource=resource,
+                        explicit_deny="explicit deny" in match.group("rest").lower(),
+                        statement=statement)
+
+
+def _message_of(error) -> str:
+    if isinstance(error, str):
+        return error
+    if isinstance(error, dict):  # errorDetails {code, message}, a build context, a diagnostics dict
+        for key in ("message", "Message", "errorMessage"):
+            if isinstance(error.get(key), str):
+                return error[key]
+        return json.dumps(error)
+    response = getattr(error, "response", None)  # botocore.exceptions.ClientError
+    if isinstance(response, dict):
+        message = (response.get("Error") or {}).get("Message")
+        if message:
+            return message
+    return str(error)

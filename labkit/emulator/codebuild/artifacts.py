@@ -54,21 +54,25 @@ def zip_bytes(files: list[tuple[Path, str]]) -> bytes:
     return buffer.getvalue()
 
 
-def upload(account_id: str, files: list[tuple[Path, str]], target: ArtifactTarget) -> None:
+def upload(
+    identity: aws_actions.Identity, files: list[tuple[Path, str]], target: ArtifactTarget
+) -> None:
     try:
-        _upload(account_id, files, target)
+        _upload(identity, files, target)
     except OSError as exc:  # a file vanished or is unreadable: the upload fails, the build goes on
         raise ArtifactError(f"unable to read {exc.filename}: {exc.strerror}") from None
 
 
-def _upload(account_id: str, files: list[tuple[Path, str]], target: ArtifactTarget) -> None:
+def _upload(
+    identity: aws_actions.Identity, files: list[tuple[Path, str]], target: ArtifactTarget
+) -> None:
     if target.zipped:
-        aws_actions.put_object(account_id, target.bucket, target.key, zip_bytes(files))
+        aws_actions.put_object(identity, target.bucket, target.key, zip_bytes(files))
         return
     prefix = target.key.rstrip("/")
     for path, name in files:
         aws_actions.put_object(
-            account_id, target.bucket, f"{prefix}/{name}" if prefix else name, path.read_bytes()
+            identity, target.bucket, f"{prefix}/{name}" if prefix else name, path.read_bytes()
         )
 
 

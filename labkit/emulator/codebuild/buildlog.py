@@ -2,18 +2,26 @@
 
 from __future__ import annotations
 
+import logging
 import threading
 from datetime import datetime, timezone
 
 from labkit.emulator.codebuild import aws_actions
+from labkit.emulator.codebuild.aws_actions import ActionError
 
+log = logging.getLogger("labkit.emulator.codebuild")
 _BATCH = 500  # events per put; the buffer never holds more, so huge output stays bounded
 
 
 class BuildLog:
-    def __init__(self, account_id: str, region: str, group: str | None, stream: str | None):
-        self.account_id, self.region = account_id, region
+    """Writes as the build's role; `identity` is passed in because flushes come from any thread."""
+
+    def __init__(self, identity: aws_actions.Identity, group: str | None, stream: str | None):
+        self.identity = identity
         self.group, self.stream = group, stream
+        # Set when the role may not create the log stream: AWS fails the build in QUEUED.
+        self.denied: ActionError | None = None
+        self._put_denied = False
         self._secrets: list[str] = []
         self._buffer: list[dict] = []
         self._lock = threading.Lock()
@@ -27,7 +35,12 @@ class BuildLog:
         if not (self.group and self.stream):
             return None
         try:
-            aws_actions.ensure_log_stream(self.account_id, self.region, self.group, self.stream)
+            aws_actions.ensure_log_stream(self.identity, self.group, self.stream)
+        except ActionError as exc:
+            self.group = None
+            if exc.denied:
+                self.denied = exc
+            return exc.message
         except Exception as exc:
             self.group = None  # the build still runs; it just has no CloudWatch log
             return str(exc) or type(exc).__name__
@@ -57,10 +70,13 @@ class BuildLog:
         if not events or not self.group:
             return
         try:
-            aws_actions.put_log_events(
-                self.account_id, self.region, self.group, self.stream, events
-            )
+            aws_actions.put_log_events(self.identity, self.group, self.stream, events)
             self.lines_written += len(events)
+        except ActionError as exc:
+            # As on AWS: the build goes on, but lines the role may not write are missing.
+            if exc.denied and not self._put_denied:
+                self._put_denied = True
+                log.warning("build log %s/%s: %s", self.group, self.stream, exc.message)
         except Exception:  # a deleted log group must not break the build; the lines are dropped
             pass
 

@@ -24,16 +24,18 @@ def lock_for(key: str) -> threading.Lock:
 class BuildCache:
     """Restore before INSTALL and save after a successful build, for cache type LOCAL or S3."""
 
-    def __init__(self, cache_config: dict, *, account_id: str, project: str, local_dir: Path):
+    def __init__(
+        self, cache_config: dict, *, identity: aws_actions.Identity, project: str, local_dir: Path
+    ):
         self.type = (cache_config or {}).get("type", "NO_CACHE")
-        self.account_id = account_id
+        self.identity = identity
         location = (cache_config or {}).get("location", "")
         self.bucket, _, prefix = location.partition("/")
         namespace = (cache_config or {}).get("cacheNamespace") or project
         self.key = "/".join(p for p in (prefix.strip("/"), f"{namespace}-cache.tar.gz") if p)
         self.local_file = local_dir / "cache.tar.gz"
         self.lock = lock_for(
-            f"{account_id}:{self.type}:{self.bucket}/{self.key}"
+            f"{identity.account_id}:{self.type}:{self.bucket}/{self.key}"
             if self.type == "S3"
             else str(self.local_file)
         )
@@ -63,7 +65,7 @@ class BuildCache:
         data = buffer.getvalue()
         with self.lock:
             if self.type == "S3":
-                aws_actions.put_object(self.account_id, self.bucket, self.key, data)
+                aws_actions.put_object(self.identity, self.bucket, self.key, data)
             else:
                 self.local_file.parent.mkdir(parents=True, exist_ok=True)
                 tmp = self.local_file.with_suffix(".tmp")
@@ -77,8 +79,10 @@ class BuildCache:
     def _read(self) -> bytes | None:
         if self.type == "S3":
             try:
-                return aws_actions.get_object(self.account_id, self.bucket, self.key)
-            except ActionError:
+                return aws_actions.get_object(self.identity, self.bucket, self.key)
+            except ActionError as exc:
+                if exc.denied:
+                    raise  # the build log says why the cache could not be restored
                 return None
         return self.local_file.read_bytes() if self.local_file.exists() else None
 

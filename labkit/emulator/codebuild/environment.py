@@ -25,17 +25,17 @@ class ResolvedVariables:
     secrets: list[str] = field(default_factory=list)  # values to mask as *** in the log
 
 
-def resolve(account_id: str, region: str, variables: list[dict]) -> ResolvedVariables:
+def resolve(identity: aws_actions.Identity, variables: list[dict]) -> ResolvedVariables:
     """Resolve [{name, value, type}] (the API's EnvironmentVariable list) in order."""
     out = ResolvedVariables()
     for variable in variables:
         kind = variable.get("type") or "PLAINTEXT"
         name, value = variable["name"], variable.get("value", "")
         if kind == "PARAMETER_STORE":
-            value = parameter_value(account_id, region, value)
+            value = parameter_value(identity, value)
             out.secrets.append(value)
         elif kind == "SECRETS_MANAGER":
-            value = secret_value(account_id, region, value)
+            value = secret_value(identity, value)
             out.secrets.append(value)
         out.values[name] = value
     return out
@@ -56,16 +56,18 @@ def buildspec_variables(spec) -> list[dict]:
     )
 
 
-def parameter_value(account_id: str, region: str, name: str) -> str:
+def parameter_value(identity: aws_actions.Identity, name: str) -> str:
     try:
-        return aws_actions.get_parameter(account_id, region, name)
-    except ActionError:
+        return aws_actions.get_parameter(identity, name)
+    except ActionError as exc:
+        if exc.denied:
+            raise VariableError("Decrypted Variables Error", f"{exc.code}: {exc.message}") from None
         raise VariableError(
             "Decrypted Variables Error", f"parameter does not exist: {name}"
         ) from None
 
 
-def secret_value(account_id: str, region: str, reference: str) -> str:
+def secret_value(identity: aws_actions.Identity, reference: str) -> str:
     """`secret-id:json-key:version-stage:version-id`; the secret id may itself be an ARN."""
     parts = reference.split(":")
     if reference.startswith("arn:"):
@@ -76,8 +78,7 @@ def secret_value(account_id: str, region: str, reference: str) -> str:
     json_key, stage, version_id = rest[0], rest[1], rest[2]
     try:
         text = aws_actions.get_secret_value(
-            account_id,
-            region,
+            identity,
             secret_id,
             stage or (None if version_id else "AWSCURRENT"),
             version_id or None,

@@ -103,10 +103,12 @@ class BuildRunner:
         self.has_slot = False
         self.running_since = self.started
         self.deadline = self.started + build.project["timeoutInMinutes"] * 60
+        # Every AWS action the build takes is done as its service role (aws_actions.Identity).
+        self.identity = aws_actions.Identity.for_build(
+            backend.account_id, backend.region, self.project["serviceRole"], build.uuid
+        )
         self.log = BuildLog(
-            backend.account_id,
-            backend.region,
-            *log_location(self.project, build, backend.region, backend.account_id),
+            self.identity, *log_location(self.project, build, backend.region, backend.account_id)
         )
         self.notify = BuildNotifier(runtime, backend, build)
         self.thread = threading.Thread(target=self.run, name=f"codebuild-{build.uuid}", daemon=True)
@@ -143,8 +145,15 @@ class BuildRunner:
         self._finish()
 
     def _run_phases(self) -> None:
-        problem = self.log.open()
-        if problem:
+        access_problem = aws_actions.check_assumable(self.identity)
+        problem = None if access_problem else self.log.open()
+        if self.log.denied is not None:
+            access_problem = (
+                f"Service role {self.identity.role_arn} does not allow AWS CodeBuild to create "
+                f"Amazon CloudWatch Logs log streams for build {self.build.arn}. "
+                f"Error message: {self.log.denied.message}"
+            )
+        elif problem:
             log.warning("build %s has no CloudWatch log: %s", self.build.id, problem)
         self.notify.state_change()
         self.log.container("Running on CodeBuild On-demand")
@@ -154,7 +163,7 @@ class BuildRunner:
         )
         self._instant_phase("SUBMITTED")
         try:
-            self._phase("QUEUED", self._wait_for_a_slot)
+            self._phase("QUEUED", lambda: self._queue(access_problem))
             self._phase("PROVISIONING", self._provision)
             self._phase("DOWNLOAD_SOURCE", self._download_source)
         except (PhaseFailed, Interrupted):
@@ -282,6 +291,12 @@ class BuildRunner:
             self.session.set_variable("CODEBUILD_BUILD_SUCCEEDING", "0")
 
     # --- PROVISIONING ----------------------------------------------------------------------
+    def _queue(self, access_problem: str | None) -> None:
+        """As on AWS, a role CodeBuild cannot use (or that may not log) fails the build in QUEUED."""
+        if access_problem:
+            raise PhaseFailed("ACCESS_DENIED", access_problem)
+        self._wait_for_a_slot()
+
     def _wait_for_a_slot(self) -> None:
         """QUEUED lasts until fewer than MAX_RUNNING_BUILDS builds run (or the queued timeout)."""
         queued_deadline = self.started + self.project["queuedTimeoutInMinutes"] * 60
@@ -322,7 +337,7 @@ class BuildRunner:
                 raise PhaseFailed("YAML_FILE_ERROR", problem)
         self.cache = BuildCache(
             self.project.get("cache") or {},
-            account_id=self.backend.account_id,
+            identity=self.identity,
             project=self.build.project_name,
             local_dir=self.runtime.dir("codebuild") / self.build.project_name / "_cache",
         )
@@ -350,7 +365,7 @@ class BuildRunner:
         if any(v.get("type") == "PARAMETER_STORE" for v in listed):
             self.log.container("Decrypting parameter store environment variables")
         try:
-            resolved = environment.resolve(self.backend.account_id, self.backend.region, listed)
+            resolved = environment.resolve(self.identity, listed)
         except environment.VariableError as exc:
             raise PhaseFailed(exc.status_code, exc.message) from None
         self.log.add_secrets(resolved.secrets)
@@ -390,12 +405,10 @@ class BuildRunner:
         if kind == "CODECOMMIT":
             shutil.rmtree(dest, ignore_errors=True)
             return sources.download_codecommit(
-                self.runtime.state_dir, source["location"], version, dest
+                self.identity, self.runtime.state_dir, source["location"], version, dest
             )
         if kind == "S3":
-            return sources.download_s3_zip(
-                self.backend.account_id, source["location"], version, dest
-            )
+            return sources.download_s3_zip(self.identity, source["location"], version, dest)
         if kind == "CODEPIPELINE" and dest == self.src_dir:
             return self._fetch_pipeline_inputs()
         raise sources.SourceError(f"source type {kind} is not supported by labkit's emulator")
@@ -413,7 +426,7 @@ class BuildRunner:
             dest = self.src_dir if item is primary else self.work_dir / f"src_{item['name']}"
             try:
                 sources.unzip(
-                    aws_actions.get_object(self.backend.account_id, item["bucket"], item["key"]),
+                    aws_actions.get_object(self.identity, item["bucket"], item["key"]),
                     dest,
                 )
             except ActionError as exc:
@@ -431,7 +444,7 @@ class BuildRunner:
             bucket, _, key = text_or_path.removeprefix("arn:aws:s3:::").partition("/")
             self.log.container(f"YAML location is {text_or_path}")
             try:
-                text = aws_actions.get_object(self.backend.account_id, bucket, key).decode(
+                text = aws_actions.get_object(self.identity, bucket, key).decode(
                     "utf-8", "replace"
                 )
             except ActionError as exc:

@@ -24,7 +24,9 @@ def codecommit_repo_name(location: str) -> str | None:
     return match.group(1) if match else None
 
 
-def download_codecommit(state_dir: Path, location: str, version: str | None, dest: Path) -> str:
+def download_codecommit(
+    identity: aws_actions.Identity, state_dir: Path, location: str, version: str | None, dest: Path
+) -> str:
     """Clone the emulator's bare repo and check out `version`; return the commit id."""
     name = codecommit_repo_name(location)
     bare = state_dir / "git" / f"{name}.git" if name else None
@@ -34,8 +36,10 @@ def download_codecommit(state_dir: Path, location: str, version: str | None, des
             f"{version or 'refs/heads/main'}: {location}"
         )
     try:
-        aws_actions.git_pull(bare, dest)  # codecommit:GitPull, on the build's behalf
+        aws_actions.git_pull(identity, bare, dest)  # codecommit:GitPull, as the build's role
     except ActionError as exc:
+        if exc.denied:
+            raise SourceError(f"{exc.code}: {exc.message}") from None
         raise SourceError(f"git clone failed: {exc.message}") from None
     wanted = (version or "HEAD").strip()
     candidates = [wanted]
@@ -60,7 +64,7 @@ def download_codecommit(state_dir: Path, location: str, version: str | None, des
 
 
 def download_s3_zip(
-    account_id: str, location: str, version_id: str | None, dest: Path
+    identity: aws_actions.Identity, location: str, version_id: str | None, dest: Path
 ) -> str | None:
     """Fetch `bucket/key.zip` from S3 and unzip it; return the object's version id if any."""
     bucket, _, key = location.partition("/")
@@ -69,14 +73,14 @@ def download_s3_zip(
             f"Invalid S3 source location {location}: use bucket-name/path/to/source.zip"
         )
     try:
-        data = aws_actions.get_object(account_id, bucket, key, version_id)
+        data = aws_actions.get_object(identity, bucket, key, version_id)
     except ActionError as exc:
         raise SourceError(
             f"{exc.code}: {exc.message} for primary source and source version "
             f"{version_id or ''}".rstrip()
         ) from None
     unzip(data, dest)
-    return version_id or aws_actions.object_version(account_id, bucket, key)
+    return version_id or aws_actions.object_version(identity, bucket, key)
 
 
 def unzip(data: bytes, dest: Path) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 
 from labkit.emulator.codebuild import artifacts as artifact_store
-from labkit.emulator.codebuild import reports
+from labkit.emulator.codebuild import aws_actions, reports
 from labkit.emulator.codebuild.aws_actions import ActionError
 from labkit.emulator.codebuild.globs import matching_files
 
@@ -24,6 +24,7 @@ class Uploader:
         self.backend, self.build, self.project = runner.backend, runner.build, runner.project
         self.spec, self.src_dir, self.log = runner.spec, runner.src_dir, runner.log
         self.pipeline, self.env, self.cache = runner.pipeline, runner.env, runner.cache
+        self.identity = runner.identity
 
     @property
     def failed(self) -> bool:
@@ -31,9 +32,13 @@ class Uploader:
 
     def run(self) -> None:
         """Reports, then primary and secondary artifacts, then the cache; raise on an artifact problem."""
-        self._make_reports()
-        project_artifacts = self.project.get("artifacts") or {}
         problems = []
+        try:
+            self._make_reports()
+        except ActionError as exc:  # the role may not write reports: UPLOAD_ARTIFACTS fails, as on AWS
+            self.log.container(f"Error in UPLOAD_ARTIFACTS phase: {exc.code}: {exc.message}")
+            problems.append(f"{exc.code}: {exc.message}")
+        project_artifacts = self.project.get("artifacts") or {}
         try:
             self._upload_primary(project_artifacts)
         except artifact_store.ArtifactError as exc:
@@ -116,7 +121,7 @@ class Uploader:
 
     def _put(self, files, target) -> None:
         try:
-            artifact_store.upload(self.backend.account_id, files, target)
+            artifact_store.upload(self.identity, files, target)
         except ActionError as exc:
             raise artifact_store.ArtifactError(f"{exc.code}: {exc.message}") from None
         self.log.container(f"Uploaded {len(files)} file(s) to s3://{target.bucket}/{target.key}")
@@ -137,8 +142,10 @@ class Uploader:
                     f"{', '.join(spec.files)} under {spec.base_directory or '.'}"
                 )
                 continue
-            group = self.backend.report_group_for(group_name, self.project.get("tags"))
-            report = self.backend.add_report(group, self.build)
+            group = aws_actions.report_group(
+                self.identity, self.backend, group_name, self.project.get("tags")
+            )
+            report = aws_actions.put_report(self.identity, self.backend, group, self.build)
             with self.backend.lock:
                 self.build.report_arns.append(report.arn)
             parsed = reports.parse_files(files, spec.file_format)

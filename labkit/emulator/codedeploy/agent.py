@@ -13,7 +13,7 @@ from pathlib import Path
 
 import psutil
 
-from labkit.emulator.codedeploy import revisions
+from labkit.emulator.codedeploy import permissions, revisions
 from labkit.emulator.codedeploy.appspec import AppSpec, AppSpecError, Script, load_appspec
 from labkit.emulator.codedeploy.hosts import Host, HostRegistry
 from labkit.emulator.codedeploy.install import Installer, InstallError
@@ -138,6 +138,11 @@ class HostAgent:
             self._note("ApplicationStop failed; continuing because ignoreApplicationStopFailures is set.")
 
     def _download_bundle(self) -> None:
+        # The agent reads the revision with the instance profile's credentials.
+        denied = permissions.download_problem(self.job.account_id, self.job.region,
+                                              self.host.instance_id, self.job.s3_location)
+        if denied:
+            raise StepFailed(Diagnostics("UnknownError", "", denied, ""))
         try:
             data = revisions.fetch_bundle(self.job.account_id, self.job.s3_location)
             shutil.rmtree(self.archive, ignore_errors=True)

@@ -6,7 +6,7 @@ import logging
 import threading
 import time
 
-from labkit.emulator.codedeploy import bluegreen, traffic
+from labkit.emulator.codedeploy import bluegreen, permissions, traffic
 from labkit.emulator.codedeploy.hosts import Host
 from labkit.emulator.codedeploy.models import (
     HEALTH_CONSTRAINTS_MESSAGE,
@@ -97,6 +97,13 @@ class DeploymentEngine:
             deployment.status, deployment.start_time = "InProgress", now()
             deployment.group.last_attempted = deployment.last_info()
         self.service.send_deployment_event(backend, deployment, "START")
+        denied = permissions.service_role_error(backend.account_id, backend.region,
+                                                deployment.group.settings)
+        if denied:  # the group's role cannot find the targets: nothing is deployed
+            with backend.lock:
+                deployment.targets.clear()
+            self._finish(backend, deployment, "Failed", denied)
+            return
         self.watch_alarms(backend, deployment)
         if deployment.blue_green is not None:
             bluegreen.BlueGreenRun(self, backend, deployment).run()

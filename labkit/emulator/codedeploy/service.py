@@ -7,7 +7,7 @@ import copy
 import logging
 
 from labkit.emulator.codedeploy import exceptions as errors
-from labkit.emulator.codedeploy import bluegreen, revisions, traffic, triggers
+from labkit.emulator.codedeploy import bluegreen, permissions, revisions, traffic, triggers
 from labkit.emulator.codedeploy.agent import DeploymentJob
 from labkit.emulator.codedeploy.engine import DeploymentEngine, matching_instance_ids
 from labkit.emulator.codedeploy.models import (
@@ -95,6 +95,8 @@ class CodeDeployService:
             iam_backends[parts[4] or backend.account_id]["global"].get_role_by_arn(role_arn)
         except Exception:
             raise problem from None
+        if not permissions.role_trusts_codedeploy(backend.account_id, role_arn):
+            raise problem  # AWS checks the trust policy when the role is attached
 
     def _check_auto_scaling_group(self, backend: CodeDeployBackend, name: str) -> None:
         from moto.autoscaling.models import autoscaling_backends
