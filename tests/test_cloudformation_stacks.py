@@ -3,11 +3,13 @@ pipeline run on `git push`, an update, a delete that leaves nothing; bad templat
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import subprocess
 import sys
 import uuid
+import zipfile
 from pathlib import Path
 
 import pytest
@@ -96,6 +98,8 @@ def test_stack_runs_the_pipeline_on_push_updates_and_deletes_to_nothing(aws, emu
     for logical in ("Repository", "BuildProject", "Application", "DeploymentGroup", "Pipeline"):
         assert [s for n, s, _ in history if n == logical] == ["CREATE_IN_PROGRESS",
                                                               "CREATE_COMPLETE"]
+    policy = json.loads(aws("s3").get_bucket_policy(Bucket=outputs["ArtifactBucketName"])["Policy"])
+    assert policy["Statement"][0]["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}
     resources = {r["LogicalResourceId"]: r["PhysicalResourceId"] for r in
                  cfn.describe_stack_resources(StackName=pipeline_stack)["StackResources"]}
     repo = aws("codecommit").get_repository(repositoryName=names["RepositoryName"])
@@ -247,3 +251,89 @@ def test_a_refused_service_call_is_the_resource_status_reason(aws):
     assert reason.startswith('Resource handler returned message: "')
     assert "(Service: CodeBuild, Status Code: 400" in reason
     assert f"norole-{tag}" not in aws("codebuild").list_projects()["projects"]
+
+
+def test_multi_env_stack_makes_a_group_per_environment_and_goes_away(aws, emulator, names):
+    cfn, cd = aws("cloudformation"), aws("codedeploy")
+    names["PipelineName"] = names["PipelineName"].replace("pipeline", "multi")
+    stack = f"{names['PipelineName']}-stack"
+    deploy(emulator, stack, "multi-env.yaml", **names)
+    assert status(cfn, stack) == "CREATE_COMPLETE"
+    for env in ("dev", "staging", "prod"):
+        group = cd.get_deployment_group(applicationName=names["ApplicationName"],
+                                        deploymentGroupName=env)["deploymentGroupInfo"]
+        tag_groups = group["ec2TagSet"]["ec2TagSetList"]
+        assert [[t["Key"], t["Value"]] for g in tag_groups for t in g] == [
+            ["App", names["HostTagValue"]], ["Environment", env]]
+    stages = aws("codepipeline").get_pipeline(name=names["PipelineName"])["pipeline"]["stages"]
+    assert [s["name"] for s in stages] == ["Source", "Build", "Deploy-Dev", "Approve-Staging",
+                                           "Deploy-Staging", "Approve-Prod", "Deploy-Prod"]
+    bucket = [o["OutputValue"] for o in cfn.describe_stacks(StackName=stack)["Stacks"][0][
+        "Outputs"] if o["OutputKey"] == "ArtifactBucketName"][0]
+    empty_bucket(aws("s3"), bucket)
+    cfn.delete_stack(StackName=stack)
+    assert stack in [s["StackName"] for s in cfn.list_stacks(
+        StackStatusFilter=["DELETE_COMPLETE"])["StackSummaries"]]
+    assert names["ApplicationName"] not in cd.list_applications()["applications"]
+
+
+def test_repository_code_seeds_the_first_commit(aws):
+    cfn, s3, tag = aws("cloudformation"), aws("s3"), uuid.uuid4().hex[:6]
+    bucket = f"seed-{tag}"
+    s3.create_bucket(Bucket=bucket)
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        archive.writestr("README.md", "seeded\n")
+    s3.put_object(Bucket=bucket, Key="seed.zip", Body=buffer.getvalue())
+    stack = f"seed-{tag}"
+    cfn.create_stack(StackName=stack, TemplateBody=_template({"Repo": {
+        "Type": "AWS::CodeCommit::Repository",
+        "Properties": {"RepositoryName": f"seed-{tag}", "Code": {
+            "BranchName": "main", "S3": {"Bucket": bucket, "Key": "seed.zip"}}}}}))
+    assert status(cfn, stack) == "CREATE_COMPLETE"
+    found = aws("codecommit").get_file(repositoryName=f"seed-{tag}", commitSpecifier="main",
+                                       filePath="README.md")
+    assert found["fileContent"] == b"seeded\n"
+    cfn.delete_stack(StackName=stack)
+    assert f"seed-{tag}" not in [r["repositoryName"] for r in aws("codecommit")
+                                 .list_repositories()["repositories"]]
+
+
+def test_update_replaces_what_cannot_change_in_place_and_a_failed_update_says_so(aws):
+    cfn, cd, tag = aws("cloudformation"), aws("codedeploy"), uuid.uuid4().hex[:6]
+    stack = f"replace-{tag}"
+
+    def template(value: str, app_properties: dict | None = None) -> str:
+        return _template({
+            "Config": {"Type": "AWS::CodeDeploy::DeploymentConfig", "Properties": {
+                "MinimumHealthyHosts": {"Type": "HOST_COUNT", "Value": value}}},
+            "App": {"Type": "AWS::CodeDeploy::Application", "DeletionPolicy": "Retain",
+                    "Properties": app_properties or {"ApplicationName": f"kept-{tag}"}}})
+
+    stack_id = cfn.create_stack(StackName=stack, TemplateBody=template("1"))["StackId"]
+    first = cfn.describe_stack_resource(StackName=stack, LogicalResourceId="Config")[
+        "StackResourceDetail"]["PhysicalResourceId"]
+    cfn.update_stack(StackName=stack, TemplateBody=template("2"))
+    assert status(cfn, stack) == "UPDATE_COMPLETE"
+    second = cfn.describe_stack_resource(StackName=stack, LogicalResourceId="Config")[
+        "StackResourceDetail"]["PhysicalResourceId"]
+    assert second != first
+    assert cd.get_deployment_config(deploymentConfigName=second)["deploymentConfigInfo"][
+        "minimumHealthyHosts"] == {"type": "HOST_COUNT", "value": 2}
+    with pytest.raises(ClientError):
+        cd.get_deployment_config(deploymentConfigName=first)
+    assert ("Config", "DELETE_COMPLETE") in [(n, s) for n, s, _ in events(cfn, stack)]
+
+    cfn.update_stack(StackName=stack, TemplateBody=template("2", {
+        "ApplicationName": f"kept-{tag}", "Color": "blue"}))
+    assert status(cfn, stack) == "UPDATE_ROLLBACK_FAILED"
+    failed = [r for n, s, r in events(cfn, stack) if s == "UPDATE_FAILED"]
+    assert "extraneous key [Color] is not permitted" in failed[-1]
+
+    cfn.delete_stack(StackName=stack)
+    # A deleted stack is found by its id only, as on AWS.
+    assert ("App", "DELETE_SKIPPED") in [(n, s) for n, s, _ in events(cfn, stack_id)]
+    assert f"kept-{tag}" in cd.list_applications()["applications"]  # DeletionPolicy: Retain
+    with pytest.raises(ClientError):
+        cd.get_deployment_config(deploymentConfigName=second)
+    cd.delete_application(applicationName=f"kept-{tag}")

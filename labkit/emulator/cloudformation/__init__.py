@@ -26,6 +26,19 @@ def install(runtime) -> None:
     _installed = True
 
 
+def _parsed(template) -> dict | None:
+    """A template body as moto reads it (YAML or JSON); None when there is none to check."""
+    if isinstance(template, dict):
+        return template
+    if not template:
+        return None
+    try:
+        parsed = cfn_models.Stack.parse_template(template)
+    except ValueError:
+        return None  # moto answers its own error for a body it cannot read
+    return parsed if isinstance(parsed, dict) else None
+
+
 def _patch_moto() -> None:
     Stack, Backend = cfn_models.Stack, cfn_models.CloudFormationBackend
     original_create_stack = Backend.create_stack
@@ -33,15 +46,15 @@ def _patch_moto() -> None:
     original_create_change_set = Backend.create_change_set
 
     def create_stack(self, name, template, parameters, *args, **kwargs):
-        stacks.check_template(Stack.parse_template(template), self.region_name)
+        stacks.check_template(_parsed(template), self.region_name)
         return original_create_stack(self, name, template, parameters, *args, **kwargs)
 
     def update_stack(self, name, template, *args, **kwargs):
-        stacks.check_template(Stack.parse_template(template), self.region_name)
+        stacks.check_template(_parsed(template), self.region_name)
         return original_update_stack(self, name, template, *args, **kwargs)
 
     def create_change_set(self, stack_name, change_set_name, template, *args, **kwargs):
-        stacks.check_template(Stack.parse_template(template), self.region_name)
+        stacks.check_template(_parsed(template), self.region_name)
         return original_create_change_set(self, stack_name, change_set_name, template,
                                           *args, **kwargs)
 

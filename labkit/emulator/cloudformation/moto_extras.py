@@ -1,8 +1,9 @@
 """Resource types moto's CloudFormation lacks but the course's templates use (alarms, SNS
-subscriptions), made through the emulator's own API so every hook of the emulator sees them."""
+subscriptions, bucket policies), made through the emulator's own API so every hook of the emulator sees them."""
 
 from __future__ import annotations
 
+import json
 import uuid
 from typing import Any
 
@@ -29,7 +30,9 @@ def loopback(service: str, region: str):
     """A boto3 client on this emulator (the request that creates the stack is on another thread)."""
     return boto3.client(service, endpoint_url=providers._runtime.url, region_name=region,
                         aws_access_key_id="labkit-cloudformation", aws_secret_access_key="labkit",
-                        config=Config(retries={"max_attempts": 1}))
+                        # S3 by path: the emulator does not serve buckets as virtual hosts.
+                        config=Config(retries={"max_attempts": 1},
+                                      s3={"addressing_style": "path"}))
 
 
 class CloudWatchAlarm(providers.LabkitResource, CloudFormationModel):
@@ -102,9 +105,43 @@ class SNSSubscription(providers.LabkitResource, CloudFormationModel):
         loopback("sns", self.region).unsubscribe(SubscriptionArn=self.physical_resource_id)
 
 
-def _attribute_text(value: Any) -> str:
-    import json
+class S3BucketPolicy(providers.LabkitResource, CloudFormationModel):
+    TYPE = "AWS::S3::BucketPolicy"
+    REQUIRED = ("Bucket", "PolicyDocument")
+    REPLACE_ON = ("Bucket",)
 
+    @classmethod
+    def create_from_cloudformation_json(cls, resource_name, cloudformation_json, account_id,
+                                        region_name, **kwargs):
+        logical_id = kwargs.get("LogicalId", resource_name)
+        properties = cloudformation_json.get("Properties") or {}
+        require(logical_id, properties, cls.REQUIRED)
+        return cls.create(logical_id, properties["Bucket"], properties, account_id, region_name)
+
+    @classmethod
+    def create(cls, logical_id, name, properties, account_id, region):
+        policy = cls(logical_id, properties["Bucket"], account_id, region, properties)
+        policy.update(properties)
+        return policy
+
+    def update(self, properties):
+        document = properties["PolicyDocument"]
+        try:
+            s3(self.region).put_bucket_policy(
+                Bucket=self.name,
+                Policy=document if isinstance(document, str) else json.dumps(document))
+        except ClientError as err:
+            raise CallFailed("S3", err) from None
+
+    def delete(self, account_id=None, region=None):
+        s3(self.region).delete_bucket_policy(Bucket=self.name)
+
+
+def s3(region: str):
+    return loopback("s3", region)
+
+
+def _attribute_text(value: Any) -> str:
     if isinstance(value, (dict, list)):
         return json.dumps(value)
     if isinstance(value, bool):
@@ -112,4 +149,4 @@ def _attribute_text(value: Any) -> str:
     return str(value)
 
 
-EXTRAS = (CloudWatchAlarm, SNSSubscription)
+EXTRAS = (CloudWatchAlarm, SNSSubscription, S3BucketPolicy)

@@ -282,7 +282,9 @@ class CodeDeployApplication(LabkitResource, CloudFormationModel):
         return cls(logical_id, name, account_id, region, properties)
 
     def update(self, properties):
-        pass  # only tags can change in place; the emulator keeps the ones given at create
+        # Only tags can change in place (the emulator keeps those given at create); the
+        # properties are still checked as at create.
+        api_input(self.logical_id, "codedeploy", "CreateApplication", properties)
 
     def delete(self, account_id=None, region=None):
         call("codedeploy", "DeleteApplication", {"applicationName": self.name},

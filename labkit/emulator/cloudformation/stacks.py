@@ -24,7 +24,9 @@ SUB_NAME = re.compile(r"\$\{([^!}][^}]*)\}")
 
 
 # --- template checks (before a stack exists, as CreateStack's ValidationError) ---------------
-def check_template(template: dict, region: str) -> None:
+def check_template(template: dict | None, region: str) -> None:
+    if template is None:
+        return
     resources = template.get("Resources")
     if not isinstance(resources, dict) or not resources:
         raise ValidationError(message="Template format error: At least one Resources member "
