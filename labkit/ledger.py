@@ -30,8 +30,10 @@ def ledger_path(lab) -> Path:
 
 
 def lab_bucket(lab) -> str:
-    """The S3 bucket that holds the lab's ledger copy on aws: `<prefix>-labkit-<account>-<region>`."""
-    return f"{lab.prefix}-labkit-{lab.account_id}-{lab.region}"
+    """The lab's artifact bucket, which also holds the ledger's copy on aws."""
+    from labkit.names import course_names
+
+    return course_names(lab).artifact_bucket
 
 
 def entries(lab) -> list[dict]:

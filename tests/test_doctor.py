@@ -52,6 +52,9 @@ def moto_env(monkeypatch, tmp_path):
     monkeypatch.setenv("AWS_ACCESS_KEY_ID", FAKE_KEY_ID)
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", FAKE_SECRET)
     monkeypatch.setenv("LABKIT_STATE_DIR", str(tmp_path))
+    # An earlier aws-backend connect() in the same process may have changed the default region.
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
+    monkeypatch.delenv("LABKIT_REGION", raising=False)
     with mock_aws():
         yield tmp_path
 

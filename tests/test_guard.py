@@ -22,6 +22,7 @@ def moto(monkeypatch):
     for name in ("AWS_ENDPOINT_URL", "AWS_PROFILE", "LABKIT_SANDBOX_ACCOUNTS",
                  "LABKIT_SANDBOX_REGIONS"):
         monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
     with mock_aws():
         yield
 

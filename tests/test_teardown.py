@@ -17,6 +17,7 @@ from pipeline_helpers import approval, declaration, s3_source, zip_bytes
 
 import labkit
 from labkit import ledger
+from labkit.names import course_names
 from labkit.services import hosts as host_helpers
 from labkit.teardown import find_lab_resources, teardown
 
@@ -35,12 +36,19 @@ def connect(emulator):
 
     def make(prefix: str):
         os.environ["LABKIT_STATE_DIR"] = str(emulator.state_dir)
+        # The region is explicit: an earlier test may have changed AWS_DEFAULT_REGION.
         return labkit.connect(backend="local", prefix=prefix, port=emulator.port,
-                              state_dir=emulator.state_dir)
+                              state_dir=emulator.state_dir, region="us-east-1")
 
     yield make
     os.environ.clear()
     os.environ.update(saved)
+
+
+def cli_env(emulator) -> dict:
+    """The environment for `labkit ...` in a subprocess, on the session's emulator."""
+    return {**os.environ, "LABKIT_STATE_DIR": str(emulator.state_dir), "LABKIT_REGION": "us-east-1",
+            "LABKIT_PORT": str(emulator.port), "LABKIT_BACKEND": "local"}
 
 
 def new_prefix() -> str:
@@ -75,9 +83,14 @@ STACK = {"Resources": {"Topic": {"Type": "AWS::SNS::Topic"}}}
 
 
 def build_course(lab) -> dict:
-    """Everything the course makes, each kind at least once, tagged and named as labkit does."""
+    """Everything the course makes, each kind at least once, tagged and named as labkit does:
+    chapters 01-04 through the course's own catch-up (repository with the sample app, artifact
+    bucket, parameter, service roles, build project, three hosts, CodeDeploy application and
+    group), the rest directly with boto3 as the later chapters' cells do."""
+    lab.ensure("04")
+    names = course_names(lab)
     tags_list, tags_dict = lab.tags.as_list(), lab.tags.as_dict()
-    made: dict = {}
+    made: dict = {"course": names}
     iam, s3 = lab.client("iam"), lab.client("s3")
 
     roles = {}
@@ -86,6 +99,9 @@ def build_course(lab) -> dict:
                             ("deploy-role", "codedeploy.amazonaws.com")):
         roles[suffix] = iam.create_role(RoleName=lab.name(suffix), AssumeRolePolicyDocument=trust(
             service), Tags=tags_list)["Role"]["Arn"]
+        # The engines act with their role's permissions; these test roles may do anything.
+        iam.put_role_policy(RoleName=lab.name(suffix), PolicyName="everything", PolicyDocument=json.dumps({
+            "Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"}]}))
     policy = iam.create_policy(PolicyName=lab.name("artifacts"), Tags=tags_list, PolicyDocument=json.dumps({
         "Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "s3:*", "Resource": "*"}]}))
     iam.attach_role_policy(RoleName=lab.name("build-role"), PolicyArn=policy["Policy"]["Arn"])
@@ -96,8 +112,8 @@ def build_course(lab) -> dict:
     iam.create_access_key(UserName=lab.name("reviewer"))
     iam.put_user_policy(UserName=lab.name("reviewer"), PolicyName="approve", PolicyDocument=policy_doc())
     iam.attach_user_policy(UserName=lab.name("reviewer"), PolicyArn=policy["Policy"]["Arn"])
-    iam.create_instance_profile(InstanceProfileName=lab.name("ec2-codedeploy"), Tags=tags_list)
-    iam.add_role_to_instance_profile(InstanceProfileName=lab.name("ec2-codedeploy"),
+    iam.create_instance_profile(InstanceProfileName=lab.name("web-profile"), Tags=tags_list)
+    iam.add_role_to_instance_profile(InstanceProfileName=lab.name("web-profile"),
                                      RoleName=lab.name("deploy-role"))
 
     bucket = lab.name("artifacts")
@@ -132,7 +148,9 @@ def build_course(lab) -> dict:
                120, "the build to finish")
 
     ec2 = lab.client("ec2")
-    made["instances"] = host_helpers.launch_instances(lab, 1, name="web")
+    made["instances"] = [h["instanceId"] for h in host_helpers.hosts(lab)
+                         if h["tags"].get("Name") == names.hosts_tag]
+    assert len(made["instances"]) == 3
     cd = lab.client("codedeploy")
     cd.create_application(applicationName=lab.name("app"), tags=tags_list)
     config = lab.name("two-at-a-time")
@@ -141,7 +159,7 @@ def build_course(lab) -> dict:
         "type": "HOST_COUNT", "value": 0})
     cd.create_deployment_group(applicationName=lab.name("app"), deploymentGroupName=lab.name("dev"),
                                serviceRoleArn=roles["deploy-role"], deploymentConfigName=config,
-                               ec2TagFilters=[{"Key": "Name", "Value": lab.name("web"),
+                               ec2TagFilters=[{"Key": "Name", "Value": names.hosts_tag,
                                                "Type": "KEY_AND_VALUE"}], tags=tags_list)
     revision = s3_revision(s3, bucket, "rev/app.tgz", tgz_files({
         "appspec.yml": (APPSPEC, 0o644), "payload/index.html": ("hi\n", 0o644),
@@ -334,8 +352,7 @@ def test_cli_teardown_after_an_interrupted_run_finishes_the_job(connect, emulato
     for n in range(50):
         s3.put_object(Bucket=lab.name("bucket"), Key=f"k{n}", Body=b"x")
     lab.client("sns").create_topic(Name=lab.name("topic"))
-    env = {**os.environ, "LABKIT_STATE_DIR": str(emulator.state_dir),
-           "LABKIT_PORT": str(emulator.port), "LABKIT_BACKEND": "local"}
+    env = cli_env(emulator)
     command = [sys.executable, "-m", "labkit", "teardown", "--prefix", lab.prefix, "--yes"]
     # Interrupt a run part-way (as Ctrl-C or a closed laptop would), by its pid.
     proc = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
@@ -369,8 +386,7 @@ def _role_exists(iam, name: str) -> bool:
 def test_cli_dry_run_shows_would_delete_and_changes_nothing(connect, emulator):
     lab = connect(new_prefix())
     lab.client("sns").create_topic(Name=lab.name("alerts"), Tags=lab.tags.as_list())
-    env = {**os.environ, "LABKIT_STATE_DIR": str(emulator.state_dir),
-           "LABKIT_PORT": str(emulator.port), "LABKIT_BACKEND": "local"}
+    env = cli_env(emulator)
     dry = subprocess.run([sys.executable, "-m", "labkit", "teardown", "--prefix", lab.prefix,
                           "--dry-run"], env=env, capture_output=True, text=True, timeout=300)
     assert dry.returncode == 0, dry.stderr
@@ -389,7 +405,8 @@ def test_reset_returns_an_emulator_to_empty(tmp_path):
     info = emulator_control.start(state_dir, free_port())
     saved = dict(os.environ)
     try:
-        lab = labkit.connect(backend="local", prefix="resetlab", port=info.port, state_dir=state_dir)
+        lab = labkit.connect(backend="local", prefix="resetlab", port=info.port, state_dir=state_dir,
+                             region="us-east-1")
         lab.client("s3").create_bucket(Bucket=lab.name("bucket"))
         lab.client("codecommit").create_repository(repositoryName=lab.name("repo"))
         host_helpers.launch_instances(lab, 1)
@@ -414,8 +431,7 @@ def test_what_cannot_be_deleted_is_listed_as_left_and_the_exit_code_says_so(conn
     s3.create_bucket(Bucket=locked, ObjectLockEnabledForBucket=True)
     s3.put_object(Bucket=locked, Key="evidence.txt", Body=b"x", ObjectLockLegalHoldStatus="ON")
     lab.client("sns").create_topic(Name=lab.name("alerts"))
-    env = {**os.environ, "LABKIT_STATE_DIR": str(emulator.state_dir),
-           "LABKIT_PORT": str(emulator.port), "LABKIT_BACKEND": "local"}
+    env = cli_env(emulator)
     done = subprocess.run([sys.executable, "-m", "labkit", "teardown", "--prefix", lab.prefix,
                            "--give-up-after", "1"], env=env, capture_output=True, text=True,
                           timeout=300)

@@ -24,7 +24,7 @@ ACCOUNT = "123456789012"
 
 @pytest.fixture
 def moto_lab(monkeypatch, tmp_path):
-    for name in ("AWS_ENDPOINT_URL", "AWS_PROFILE", "LABKIT_CONFIG"):
+    for name in ("AWS_ENDPOINT_URL", "AWS_PROFILE", "LABKIT_CONFIG", "LABKIT_REGION"):
         monkeypatch.delenv(name, raising=False)
     # Real accounts have AWS's managed policies; moto loads them only when asked.
     monkeypatch.setenv("MOTO_IAM_LOAD_MANAGED_POLICIES", "true")
