@@ -337,3 +337,26 @@ def test_update_replaces_what_cannot_change_in_place_and_a_failed_update_says_so
     with pytest.raises(ClientError):
         cd.get_deployment_config(deploymentConfigName=second)
     cd.delete_application(applicationName=f"kept-{tag}")
+
+
+def test_a_resource_deleted_by_hand_does_not_block_the_stack_deletion(aws):
+    cfn, cd, tag = aws("cloudformation"), aws("codedeploy"), uuid.uuid4().hex[:6]
+    role = aws("iam").create_role(RoleName=f"by-hand-{tag}", AssumeRolePolicyDocument=json.dumps({
+        "Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "sts:AssumeRole",
+                                                "Principal": {"Service": "codedeploy.amazonaws.com"}}]})
+                                  )["Role"]["Arn"]
+    stack = f"by-hand-{tag}"
+    cfn.create_stack(StackName=stack, TemplateBody=_template({
+        "App": {"Type": "AWS::CodeDeploy::Application", "Properties": {"ApplicationName": stack}},
+        "Group": {"Type": "AWS::CodeDeploy::DeploymentGroup", "Properties": {
+            "ApplicationName": {"Ref": "App"}, "ServiceRoleArn": role,
+            "Ec2TagFilters": [{"Key": "App", "Value": stack, "Type": "KEY_AND_VALUE"}]}}}))
+    assert status(cfn, stack) == "CREATE_COMPLETE"
+    group = cfn.describe_stack_resource(StackName=stack, LogicalResourceId="Group")[
+        "StackResourceDetail"]["PhysicalResourceId"]
+    assert group.startswith(f"{stack}-Group-")  # a generated name, as CloudFormation makes one
+    cd.delete_deployment_group(applicationName=stack, deploymentGroupName=group)
+    cd.delete_application(applicationName=stack)
+    cfn.delete_stack(StackName=stack)
+    assert stack in [s["StackName"] for s in cfn.list_stacks(
+        StackStatusFilter=["DELETE_COMPLETE"])["StackSummaries"]]

@@ -38,6 +38,7 @@ class HandlerFailed(Exception):
         handler_code = ("AlreadyExists" if "Exists" in code and "DoesNot" not in code else
                         "NotFound" if "DoesNotExist" in code or "NotFound" in code else
                         "InvalidRequest")
+        self.handler_code = handler_code
         super().__init__(
             f'Resource handler returned message: "{error.message} (Service: {service_title}, '
             f'Status Code: {error.status}, Request ID: {uuid.uuid4()})" '

@@ -18,6 +18,8 @@ from moto.cloudformation import parsing
 from moto.cloudformation.exceptions import ValidationError
 from moto.ec2.models.core import TaggedEC2Resource
 
+from labkit.emulator.cloudformation.providers import HandlerFailed
+
 log = logging.getLogger("labkit.emulator.cloudformation")
 PSEUDO = re.compile(r"^AWS::")
 SUB_NAME = re.compile(r"\$\{([^!}][^}]*)\}")
@@ -289,7 +291,12 @@ def delete_resource(stack, resource, body: dict) -> None:
     if body.get("Type") == "AWS::S3::Bucket":
         _refuse_non_empty_bucket(stack, _physical(resource))
     if hasattr(resource, "replaces") and hasattr(resource, "logical_id"):
-        resource.delete()  # labkit's providers delete themselves
+        try:
+            resource.delete()  # labkit's providers delete themselves
+        except HandlerFailed as failed:
+            # Already gone (deleted by hand): CloudFormation counts that as deleted.
+            if failed.handler_code != "NotFound":
+                raise
         return
     stack.resource_map._delete_resource(resource, body)
 
@@ -377,7 +384,7 @@ def update_stack_resources(stack, template: str, role_arn=None, parameters=None,
             not _wanted(resource_map, new_resources[k])]
     _delete_in_reverse(stack, [k for k in creation_order(old_resources) if k in gone],
                        old_resources)
-    for logical_id, old in replaced:
+    for logical_id, old in reversed(replaced):  # dependents first, as at deletion
         resource_event(stack, logical_id, old_resources[logical_id].get("Type", ""),
                        "DELETE_IN_PROGRESS", _physical(old))
         try:
