@@ -7,6 +7,7 @@ import json
 import os
 import subprocess
 import sys
+import urllib.request
 import uuid
 from pathlib import Path
 
@@ -16,7 +17,7 @@ from bundles import s3_revision, tgz_files, wait_for_deployment, wait_until
 from pipeline_helpers import approval, declaration, s3_source, zip_bytes
 
 import labkit
-from labkit import ledger
+from labkit import emulator_control, ledger
 from labkit.names import course_names
 from labkit.services import hosts as host_helpers
 from labkit.teardown import find_lab_resources, teardown
@@ -213,6 +214,7 @@ def build_course(lab) -> dict:
                                     Tags=tags_list)["TargetGroups"][0]["TargetGroupArn"]
     elb.create_listener(LoadBalancerArn=balancer, Protocol="HTTP", Port=80, DefaultActions=[
         {"Type": "forward", "TargetGroupArn": group}])
+    made["balancer"] = balancer
     asg = lab.client("autoscaling")
     ledger.record(lab, "autoscaling", "autoscaling launch configuration", lab.name("web-lc"))
     asg.create_launch_configuration(LaunchConfigurationName=lab.name("web-lc"),
@@ -265,6 +267,12 @@ def build_look_alikes(lab, other: str) -> dict:
             "roles": {f"{near}-role", f"{other}-role"}}
 
 
+def listener_ports(emulator, balancer_arn: str) -> list[int]:
+    with urllib.request.urlopen(f"{emulator.url}/_labkit/load-balancers", timeout=10) as answer:
+        return [b["port"] for b in json.load(answer)["loadBalancers"]
+                if b["loadBalancerArn"] == balancer_arn]
+
+
 def processes_in(folder: Path) -> list[str]:
     found = []
     for proc in psutil.process_iter(["pid", "name", "cwd"]):
@@ -283,6 +291,9 @@ def test_teardown_removes_the_whole_course_and_nothing_else(connect, emulator):
     instance = made["instances"][0]
     host_root = emulator.state_dir / "hosts" / instance
     wait_until(lambda: processes_in(host_root), 30, "the deployed service to run on its host")
+    # The emulator serves the listener on a loopback port of its own.
+    proxy_ports = wait_until(lambda: listener_ports(emulator, made["balancer"]), 30,
+                             "the load balancer's listener to be served")
     assert (emulator.state_dir / "codebuild" / lab.name("build")).is_dir()
     assert (emulator.state_dir / "git" / f"{lab.name('app')}.git").is_dir()
 
@@ -316,6 +327,8 @@ def test_teardown_removes_the_whole_course_and_nothing_else(connect, emulator):
     assert not (emulator.state_dir / "codebuild" / lab.name("build")).exists()
     assert not (emulator.state_dir / "git" / f"{lab.name('app')}.git").exists()
     assert not ledger.entries(lab), "a clean teardown forgets the ledger"
+    assert listener_ports(emulator, made["balancer"]) == []
+    assert all(emulator_control.port_is_free(port) for port in proxy_ports), "no stray ports"
 
     # Look-alikes are all still there, their host still backed.
     names = {b["Name"] for b in lab.client("s3").list_buckets()["Buckets"]}
@@ -398,8 +411,6 @@ def test_cli_dry_run_shows_would_delete_and_changes_nothing(connect, emulator):
 def test_reset_returns_an_emulator_to_empty(tmp_path):
     """`labkit emulator reset`, on an emulator of its own (the session's is shared)."""
     from conftest import free_port
-
-    from labkit import emulator_control
 
     state_dir = tmp_path / "state"
     info = emulator_control.start(state_dir, free_port())
