@@ -360,3 +360,16 @@ def test_a_resource_deleted_by_hand_does_not_block_the_stack_deletion(aws):
     cfn.delete_stack(StackName=stack)
     assert stack in [s["StackName"] for s in cfn.list_stacks(
         StackStatusFilter=["DELETE_COMPLETE"])["StackSummaries"]]
+
+
+def test_a_type_the_emulator_lacks_fails_its_resource_instead_of_being_skipped(aws):
+    cfn, tag = aws("cloudformation"), uuid.uuid4().hex[:6]
+    stack = f"lacks-{tag}"
+    cfn.create_stack(StackName=stack, TemplateBody=_template({
+        "Topic": {"Type": "AWS::SNS::Topic"},
+        "TopicPolicy": {"Type": "AWS::SNS::TopicPolicy", "Properties": {
+            "Topics": [{"Ref": "Topic"}], "PolicyDocument": {"Statement": []}}}}))
+    assert status(cfn, stack) == "ROLLBACK_COMPLETE"
+    reason = [r for n, s, r in events(cfn, stack) if n == "TopicPolicy" and s == "CREATE_FAILED"]
+    assert "cannot create AWS::SNS::TopicPolicy resources" in reason[0]
+    assert ("Topic", "DELETE_COMPLETE") in [(n, s) for n, s, _ in events(cfn, stack)]
