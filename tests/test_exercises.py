@@ -19,7 +19,7 @@ from pipeline_helpers import wait_for_execution as wait_for_pipeline
 import labkit.exercises as exercises
 from labkit.ensure import repository_with_app
 from labkit.names import course_names
-from labkit.services.iam import trust_policy
+from labkit.services.iam import codebuild_policy, ensure_service_role
 
 
 @pytest.fixture
@@ -86,9 +86,9 @@ def test_feature_branch_check(lab):
 
 def test_failed_phase_check(lab):
     names = course_names(lab)
-    iam = lab.client("iam")
-    role = iam.create_role(RoleName=f"{lab.prefix}-cb", AssumeRolePolicyDocument=json.dumps(
-        trust_policy("codebuild.amazonaws.com")))["Role"]["Arn"]
+    # The course's least-privilege build policy: the build may log, so it fails where the lesson says.
+    role = ensure_service_role(lab, f"{lab.prefix}-cb", "codebuild.amazonaws.com",
+                               codebuild_policy(names, [names.build_project]), "build")
     codebuild = lab.client("codebuild")
     codebuild.create_project(
         name=names.build_project, serviceRole=role, artifacts={"type": "NO_ARTIFACTS"},
@@ -137,8 +137,8 @@ def test_failed_execution_check(aws, lab):
     ex = exercises.for_chapter("04", lab).failed_execution
     assert ex.check().passed is None
     codebuild = lab.client("codebuild")
-    role = lab.client("iam").create_role(RoleName=f"{lab.prefix}-cb", AssumeRolePolicyDocument=json.dumps(
-        trust_policy("codebuild.amazonaws.com")))["Role"]["Arn"]
+    # This pipeline's artifact bucket is not the course's, so the role gets the test's policy.
+    role = make_role(aws, service="codebuild.amazonaws.com")
     codebuild.create_project(
         name=names.build_project, serviceRole=role, artifacts={"type": "CODEPIPELINE"},
         environment={"type": "LINUX_CONTAINER", "image": "aws/codebuild/standard:7.0",

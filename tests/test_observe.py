@@ -13,7 +13,6 @@ from datetime import date, datetime, timedelta, timezone
 
 import matplotlib
 import pytest
-from bundles import TRUST as CODEDEPLOY_TRUST
 from bundles import Fleet, s3_revision, tgz_files
 from pipeline_helpers import (
     approval,
@@ -162,8 +161,7 @@ def activity(aws, emulator, lab_env):
 
     # CodeDeploy: one instance, one small revision.
     fleet = Fleet(aws, emulator, 1)
-    deploy_role = aws("iam").create_role(RoleName=unique("obs-deploy"),
-                                         AssumeRolePolicyDocument=CODEDEPLOY_TRUST)["Role"]["Arn"]
+    deploy_role = make_role(aws, unique("obs-deploy"), service="codedeploy.amazonaws.com")
     fleet.create_group(deploy_role)
     bucket = make_bucket(aws, versioned=False)
     revision = s3_revision(aws("s3"), bucket, "rev/observe.tgz", tgz_files({

@@ -363,3 +363,14 @@ def test_enforce_iam_false_in_labkit_toml_lets_everything_through(tmp_path, monk
         if fleet is not None:
             fleet.terminate()
         emulator_control.stop(state)
+
+
+def test_a_malformed_policy_is_refused_when_it_is_put(aws):
+    """IAM refuses a policy it cannot read at put time, so no role carries one the engines misread."""
+    name = unique("malformed")
+    make_role(aws, name, service=CODEBUILD, actions=[])
+    iam = aws("iam")
+    with pytest.raises(iam.exceptions.MalformedPolicyDocumentException):
+        iam.put_role_policy(RoleName=name, PolicyName="bad", PolicyDocument=policy(
+            {"Effect": "Allow", "Action": "s3:GetObject"}))  # no Resource
+    assert iam.list_role_policies(RoleName=name)["PolicyNames"] == []
