@@ -100,8 +100,10 @@ def test_stack_runs_the_pipeline_on_push_updates_and_deletes_to_nothing(aws, emu
                                                               "CREATE_COMPLETE"]
     policy = json.loads(aws("s3").get_bucket_policy(Bucket=outputs["ArtifactBucketName"])["Policy"])
     assert policy["Statement"][0]["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}
-    resources = {r["LogicalResourceId"]: r["PhysicalResourceId"] for r in
-                 cfn.describe_stack_resources(StackName=pipeline_stack)["StackResources"]}
+    listed = cfn.describe_stack_resources(StackName=pipeline_stack)["StackResources"]
+    assert {r["ResourceStatus"] for r in listed} == {"CREATE_COMPLETE"}
+    assert "ApprovalSubscription" not in {r["LogicalResourceId"] for r in listed}  # condition
+    resources = {r["LogicalResourceId"]: r["PhysicalResourceId"] for r in listed}
     repo = aws("codecommit").get_repository(repositoryName=names["RepositoryName"])
     assert resources["Repository"] == repo["repositoryMetadata"]["repositoryId"]  # Ref is the id
 
@@ -155,6 +157,9 @@ def test_stack_runs_the_pipeline_on_push_updates_and_deletes_to_nothing(aws, emu
     assert "The bucket you tried to delete is not empty" in reasons[-1]
     stack_reason = cfn.describe_stacks(StackName=pipeline_stack)["Stacks"][0]["StackStatusReason"]
     assert "[ArtifactBucket]" in stack_reason
+    left = {r["LogicalResourceId"]: r["ResourceStatus"] for r in
+            cfn.list_stack_resources(StackName=pipeline_stack)["StackResourceSummaries"]}
+    assert left == {"ArtifactBucket": "DELETE_FAILED"}  # everything else is gone already
 
     cfn.delete_stack(StackName=hosts_stack)
     empty_bucket(aws("s3"), bucket)

@@ -77,6 +77,40 @@ def _patch_moto() -> None:
     Backend.delete_stack = delete_stack
     Backend.execute_change_set = lambda self, change_set_name, stack_name=None: \
         stacks.execute_change_set(self, change_set_name, stack_name)
+    _patch_resource_listings()
     Stack.create_resources = stacks.create_resources
     Stack.update = stacks.update_stack_resources
     Stack.delete = stacks.delete_stack_resources
+
+
+def _patch_resource_listings() -> None:
+    """Describe/ListStackResources: each resource's own status, reason and time (moto answers
+    the stack's status and a fixed 2010 timestamp for every resource)."""
+    from moto.cloudformation import responses
+    from moto.core.responses import ActionResult
+
+    original_init = responses.StackResourceDTO.__init__
+
+    def dto_init(self, stack, resource):
+        original_init(self, stack, resource)
+        state = getattr(stack, "resource_states", {}).get(self.logical_resource_id)
+        if state:
+            self.resource_status, self.resource_status_reason, self.timestamp = state
+            self.last_updated_timestamp = state[2]
+
+    def list_stack_resources(self):
+        stack, resources = self.cloudformation_backend.list_stack_resources(
+            self._get_param("StackName"))
+        summaries = []
+        for resource in resources:
+            logical_id = getattr(resource, "logical_resource_id", "")
+            status, reason, when = getattr(stack, "resource_states", {}).get(
+                logical_id, ("CREATE_COMPLETE", None, stack.creation_time))
+            summaries.append({"LogicalResourceId": logical_id, "ResourceStatus": status,
+                              "ResourceStatusReason": reason, "LastUpdatedTimestamp": when,
+                              "PhysicalResourceId": getattr(resource, "physical_resource_id", ""),
+                              "ResourceType": getattr(resource, "cf_resource_type", "")})
+        return ActionResult({"StackResourceSummaries": summaries})
+
+    responses.StackResourceDTO.__init__ = dto_init
+    responses.CloudFormationResponse.list_stack_resources = list_stack_resources

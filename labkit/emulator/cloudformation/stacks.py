@@ -138,6 +138,10 @@ def resource_event(stack, logical_id: str, resource_type: str, status: str,
         resource_properties=json.dumps(properties) if properties is not None else None)
     event.sendToSns(stack.account_id, stack.region_name, stack.notification_arns)
     stack.events.append(event)
+    # Each resource's own latest status, for DescribeStackResources (moto shows the stack's).
+    if not hasattr(stack, "resource_states"):
+        stack.resource_states = {}
+    stack.resource_states[logical_id] = (status, reason, event.timestamp)
 
 
 def stack_event(stack, status: str, reason: str | None = None) -> None:
