@@ -378,3 +378,31 @@ def test_a_type_the_emulator_lacks_fails_its_resource_instead_of_being_skipped(a
     reason = [r for n, s, r in events(cfn, stack) if n == "TopicPolicy" and s == "CREATE_FAILED"]
     assert "cannot create AWS::SNS::TopicPolicy resources" in reason[0]
     assert ("Topic", "DELETE_COMPLETE") in [(n, s) for n, s, _ in events(cfn, stack)]
+
+
+def test_update_changes_the_branch_and_a_condition_adds_the_email_subscription(aws, emulator,
+                                                                              names):
+    cfn, cp = aws("cloudformation"), aws("codepipeline")
+    names["PipelineName"] = names["PipelineName"].replace("pipeline", "branch")
+    stack = f"{names['PipelineName']}-stack"
+    deploy(emulator, stack, "pipeline.yaml", **names)
+    deploy(emulator, stack, "pipeline.yaml", BranchName="develop",
+           ApprovalEmail="learner@example.com", **names)
+    assert status(cfn, stack) == "UPDATE_COMPLETE"
+    source = cp.get_pipeline(name=names["PipelineName"])["pipeline"]["stages"][0]["actions"][0]
+    assert source["configuration"]["BranchName"] == "develop"
+    rule = [r for r in cfn.describe_stack_resources(StackName=stack)["StackResources"]
+            if r["LogicalResourceId"] == "PushRule"][0]["PhysicalResourceId"]
+    pattern = json.loads(aws("events").describe_rule(Name=rule)["EventPattern"])
+    assert pattern["detail"]["referenceName"] == ["develop"]
+    topic = [o["OutputValue"] for o in cfn.describe_stacks(StackName=stack)["Stacks"][0][
+        "Outputs"] if o["OutputKey"] == "ApprovalTopicArn"][0]
+    subscriptions = aws("sns").list_subscriptions_by_topic(TopicArn=topic)["Subscriptions"]
+    assert [s["Endpoint"] for s in subscriptions] == ["learner@example.com"]
+    assert ("ApprovalSubscription", "CREATE_COMPLETE") in [(n, s) for n, s, _ in
+                                                           events(cfn, stack)]
+    bucket = [o["OutputValue"] for o in cfn.describe_stacks(StackName=stack)["Stacks"][0][
+        "Outputs"] if o["OutputKey"] == "ArtifactBucketName"][0]
+    empty_bucket(aws("s3"), bucket)
+    cfn.delete_stack(StackName=stack)
+    assert names["PipelineName"] not in [p["name"] for p in cp.list_pipelines()["pipelines"]]
