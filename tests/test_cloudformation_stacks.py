@@ -203,6 +203,17 @@ def test_circular_dependency_is_refused_at_create(aws):
     assert "Circular dependency between resources: [A, B]" in str(caught.value)
 
 
+def test_an_attribute_the_type_lacks_is_refused_at_create(aws):
+    with pytest.raises(ClientError) as caught:
+        aws("cloudformation").create_stack(StackName=f"att-{uuid.uuid4().hex[:6]}",
+                                           TemplateBody=_template({
+            "App": {"Type": "AWS::CodeDeploy::Application"},
+            "Repo": {"Type": "AWS::CodeCommit::Repository", "Properties": {
+                "RepositoryName": "att", "RepositoryDescription": {"Fn::GetAtt": ["App", "Arn"]}}}}))
+    assert "Template error: resource App does not support attribute type Arn in Fn::GetAtt" in \
+        str(caught.value)
+
+
 def test_missing_required_property_fails_and_rolls_back_what_was_made(aws):
     cfn, tag = aws("cloudformation"), uuid.uuid4().hex[:6]
     stack = f"half-{tag}"

@@ -39,9 +39,43 @@ def check_template(template: dict | None, region: str) -> None:
     if unknown:
         raise ValidationError(message="Template format error: Unrecognized resource types: "
                                       f"[{', '.join(unknown)}]")
+    _check_attributes(resources)
     cycle = find_cycle(resources)
     if cycle:
         raise ValidationError(message=f"Circular dependency between resources: [{', '.join(cycle)}]")
+
+
+def _check_attributes(resources: dict) -> None:
+    """Fn::GetAtt of an attribute a labkit type does not have: refused before anything is made."""
+    from labkit.emulator.cloudformation.providers import LabkitResource
+
+    types = {cls.TYPE: cls for cls in parsing.get_model_list()
+             if issubclass(cls, LabkitResource)}
+    wanted: list[tuple[str, str]] = []
+    _get_atts(resources, wanted)
+    for target, attribute in wanted:
+        body = resources.get(target)
+        cls = types.get(body.get("Type")) if isinstance(body, dict) else None
+        if cls is not None and not cls.has_cfn_attr(attribute):
+            raise ValidationError(message=f"Template error: resource {target} does not support "
+                                          f"attribute type {attribute} in Fn::GetAtt")
+
+
+def _get_atts(node, found: list[tuple[str, str]]) -> None:
+    if isinstance(node, dict):
+        for key, value in node.items():
+            if key == "Fn::GetAtt":
+                parts = value.split(".", 1) if isinstance(value, str) else value
+                if len(parts) == 2 and all(isinstance(p, str) for p in parts):
+                    found.append((parts[0], parts[1]))
+            elif key == "Fn::Sub":
+                text = value if isinstance(value, str) else value[0]
+                found.extend(tuple(n.split(".", 1)) for n in SUB_NAME.findall(text) if "." in n)
+            else:
+                _get_atts(value, found)
+    elif isinstance(node, list):
+        for item in node:
+            _get_atts(item, found)
 
 
 def _known_type(resource_type: str, known: frozenset[str]) -> bool:
