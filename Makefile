@@ -5,12 +5,14 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.labkit-installed
 PYTEST := $(BIN)/python -m pytest
 
-.PHONY: setup run test test-fast test-ui lab lint format clean help
+.PHONY: setup run test test-fast test-full test-ui notebooks lab lint format clean help
 
 help:
 	@echo "make run        set up, start the emulator, run the course end to end (output/)"
 	@echo "make test       set up and run the whole test suite"
 	@echo "make test-fast  the quick inner loop (no slow or browser tests)"
+	@echo "make test-full  every chapter on its own and twice in a row"
+	@echo "make notebooks  re-run the chapters in place (their committed outputs)"
 	@echo "make lab        JupyterLab on notebooks/ with the emulator running"
 	@echo "make lint       ruff"
 	@echo "make clean      stop the emulator, remove its state and outputs"
@@ -33,9 +35,18 @@ run: setup
 
 test: setup
 	$(PYTEST)
+	$(PYTEST) --nbval notebooks/ --nbval-sanitize-with tests/nbval_sanitize.cfg -p no:cacheprovider
+
+# Each chapter on its own and twice in a row, with the exercises solved (slow).
+test-full: setup
+	$(PYTEST) -m full tests/test_course.py
+
+# Re-execute the chapters in place against a fresh emulator: nbval's reference outputs.
+notebooks: setup
+	$(BIN)/python -m labkit.notebook_refresh
 
 test-fast: setup
-	$(PYTEST) -m "not slow and not ui" -x
+	$(PYTEST) -m "not slow and not ui and not full" -x
 
 test-ui: setup
 	$(PYTEST) -m ui

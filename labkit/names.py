@@ -41,6 +41,11 @@ class CourseNames:
         return self._("my-app-build")
 
     @property
+    def pipeline_build_project(self) -> str:
+        """The pipeline's build project: source and artifacts come from and go to CodePipeline."""
+        return self._("my-app-pipeline-build")
+
+    @property
     def secrets_demo_project(self) -> str:
         return self._("secrets-demo")
 

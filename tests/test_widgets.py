@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import json
-
 from course_helpers import lab_on
 from pipeline_helpers import (
     approval,
@@ -18,7 +16,6 @@ from pipeline_helpers import (
 )
 
 from labkit.services.codebuild import wait_for_build
-from labkit.services.iam import trust_policy
 from labkit.widgets import ApprovalPanel, BuildView, PipelineView
 
 
@@ -74,10 +71,9 @@ def test_rejecting_fails_the_execution(aws, emulator):
         assert "Rejected in the labkit notebook" in panel.message.value
 
 
-def test_build_view_shows_phases_durations_and_log_tail(emulator, capsys):
+def test_build_view_shows_phases_durations_and_log_tail(aws, emulator, capsys):
     with lab_on(emulator) as lab:
-        role = lab.client("iam").create_role(RoleName=f"{lab.prefix}-cb", AssumeRolePolicyDocument=json.dumps(
-            trust_policy("codebuild.amazonaws.com")))["Role"]["Arn"]
+        role = make_role(aws, service="codebuild.amazonaws.com")
         codebuild = lab.client("codebuild")
         codebuild.create_project(
             name=lab.name("view"), serviceRole=role, artifacts={"type": "NO_ARTIFACTS"},
@@ -98,13 +94,13 @@ def test_build_view_shows_phases_durations_and_log_tail(emulator, capsys):
 
 
 def test_deployment_view_shows_hosts_by_lifecycle_events(aws, emulator, capsys):
-    from bundles import TRUST, Fleet, s3_revision, zip_files
+    from bundles import Fleet, s3_revision, zip_files
 
     from labkit.widgets import DeploymentView
 
     fleet = Fleet(aws, emulator, 2)
     try:
-        role = aws("iam").create_role(RoleName=f"cd-view-{fleet.tag}", AssumeRolePolicyDocument=TRUST)["Role"]["Arn"]
+        role = make_role(aws, service="codedeploy.amazonaws.com")
         fleet.create_group(role)
         bucket = make_bucket(aws)
         appspec = ("version: 0.0\nos: linux\nfiles:\n  - source: /index.html\n    destination: /srv/app\n"

@@ -84,6 +84,16 @@ def project_definition(lab, names, role_arn: str, cache: bool = True) -> dict:
     }
 
 
+def pipeline_project_definition(lab, names, role_arn: str) -> dict:
+    """The same build for CodePipeline: the pipeline hands in the source and takes the artifact."""
+    definition = project_definition(lab, names, role_arn)
+    definition.update(name=names.pipeline_build_project,
+                      description="Builds my-app inside the pipeline",
+                      source={"type": "CODEPIPELINE", "buildspec": "buildspec.yml"},
+                      artifacts={"type": "CODEPIPELINE"})
+    return definition
+
+
 def _clone_url(lab, repository: str) -> str:
     return lab.client("codecommit").get_repository(
         repositoryName=repository)["repositoryMetadata"]["cloneUrlHttp"]

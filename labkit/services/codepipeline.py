@@ -101,7 +101,7 @@ def pipeline_definition(names, role_arn: str) -> dict:
                  "PollForSourceChanges": "false", "OutputArtifactFormat": "CODE_ZIP"},
                 outputs=("SourceOutput",), namespace="SourceVariables")]},
             {"name": "Build", "actions": [_action(
-                "Build", "Build", "CodeBuild", {"ProjectName": names.build_project},
+                "Build", "Build", "CodeBuild", {"ProjectName": names.pipeline_build_project},
                 inputs=("SourceOutput",), outputs=("BuildOutput",), namespace="BuildVariables")]},
             {"name": "Deploy", "actions": [_action(
                 "Deploy", "Deploy", "CodeDeploy",
