@@ -10,9 +10,9 @@ import uuid
 import pytest
 from botocore.exceptions import ClientError
 from bundles import (
-    TRUST,
     Fleet,
     build_sample_bundle,
+    emulator_hosts,
     events_of,
     http_get,
     s3_revision,
@@ -22,6 +22,7 @@ from bundles import (
     zip_folder,
 )
 from elb_helpers import Balancer, RequestLoop
+from pipeline_helpers import make_role
 
 needs_node = pytest.mark.skipif(shutil.which("node") is None, reason="the sample app needs node")
 INSTALL = ["DownloadBundle", "BeforeInstall", "Install", "AfterInstall", "ApplicationStart",
@@ -32,8 +33,7 @@ REVISION = {"revisionType": "S3", "s3Location": {"bucket": "b", "key": "k.zip", 
 
 @pytest.fixture(scope="module")
 def role_arn(aws):
-    return aws("iam").create_role(RoleName=f"cd-bg-{uuid.uuid4().hex[:6]}",
-                                  AssumeRolePolicyDocument=TRUST)["Role"]["Arn"]
+    return make_role(aws, service="codedeploy.amazonaws.com")
 
 
 @pytest.fixture(scope="module")
@@ -52,8 +52,8 @@ def hello(version: str) -> str:
     return f"Hello from CI/CD Pipeline v{version}!"
 
 
-def answers(url: str, count: int = 8) -> set[str]:
-    return {http_get(url + "/")[1] for _ in range(count)}
+def answers(url: str, count: int = 8, path: str = "/") -> set[str]:
+    return {http_get(url + path)[1] for _ in range(count)}
 
 
 def bg_config(wait_minutes: int, ready: str = "CONTINUE_DEPLOYMENT") -> dict:
@@ -177,9 +177,104 @@ def test_continue_deployment_when_nothing_waits(aws, emulator, role_arn):
         with pytest.raises(ClientError) as err:  # an in-place deployment in progress never waits
             cd.continue_deployment(deploymentId=deployment_id)
         assert err.value.response["Error"]["Code"] == "DeploymentIsNotInReadyStateException"
-        assert wait_for_deployment(cd, deployment_id)["status"] == "Succeeded"
+        finished = wait_for_deployment(cd, deployment_id)
+        assert finished["status"] == "Succeeded", finished
         with pytest.raises(ClientError) as err:
             cd.continue_deployment(deploymentId=deployment_id)
         assert err.value.response["Error"]["Code"] == "DeploymentAlreadyCompletedException"
     finally:
         fleet.terminate()
+
+
+def site_revision(aws, bucket: str, version: str) -> dict:
+    """A small revision whose service (Python's http.server) answers its version at /version.txt."""
+    import sys
+
+    from bundles import tgz_files
+
+    site = '"${LABKIT_HOST_ROOT:-}/home/ec2-user/site"'
+    files = {
+        "appspec.yml": ("version: 0.0\nos: linux\nfiles:\n  - source: version.txt\n"
+                        "    destination: /home/ec2-user/site\nhooks:\n"
+                        "  ApplicationStop:\n    - location: stop.sh\n"
+                        "  ApplicationStart:\n    - location: start.sh\n"
+                        "  ValidateService:\n    - location: validate.sh\n", 0o644),
+        "version.txt": (version, 0o644),
+        "stop.sh": (f"#!/bin/bash\npid={site}/../site.pid\n"
+                    '[ -f "$pid" ] && kill "$(cat "$pid")" 2>/dev/null; rm -f "$pid"; exit 0\n', 0o755),
+        "start.sh": (f"#!/bin/bash\ncd {site}\n"
+                     f'nohup {sys.executable} -m http.server "${{PORT:-3000}}" --bind 127.0.0.1 '
+                     '>/dev/null 2>&1 </dev/null &\necho $! > ../site.pid\n', 0o755),
+        "validate.sh": ("#!/bin/bash\nfor i in $(seq 100); do\n"
+                        f'  {sys.executable} -c "import urllib.request; urllib.request.urlopen('
+                        "'http://127.0.0.1:${PORT:-3000}/version.txt')\" 2>/dev/null && exit 0\n"
+                        "  sleep 0.1\ndone\nexit 1\n", 0o755),
+    }
+    return s3_revision(aws("s3"), bucket, f"site/{version}.tgz", tgz_files(files), "tgz")
+
+
+def test_blue_green_copies_the_auto_scaling_group(aws, emulator):
+    from pipeline_helpers import make_instance_profile
+
+    cd, ec2, scaling = aws("codedeploy"), aws("ec2"), aws("autoscaling")
+    role = make_role(aws, service="codedeploy.amazonaws.com")
+    profile = make_instance_profile(aws)
+    bucket = f"cd-bg-{uuid.uuid4().hex[:8]}"
+    aws("s3").create_bucket(Bucket=bucket)
+    lb = Balancer(aws, emulator, delay=1, path="/version.txt")
+    name = f"web-{uuid.uuid4().hex[:8]}"
+    ec2.create_launch_template(LaunchTemplateName=name, LaunchTemplateData={
+        "ImageId": "ami-12c6146b", "InstanceType": "t3.micro", "IamInstanceProfile": {"Name": profile}})
+    scaling.create_auto_scaling_group(AutoScalingGroupName=name, MinSize=2, MaxSize=2, DesiredCapacity=2,
+                                      LaunchTemplate={"LaunchTemplateName": name, "Version": "$Latest"},
+                                      AvailabilityZones=["us-east-1a"])
+    blue = [i["InstanceId"] for i in scaling.describe_auto_scaling_groups(
+        AutoScalingGroupNames=[name])["AutoScalingGroups"][0]["Instances"]]
+    for instance_id in blue:  # moto leaves Auto Scaling instances without the template's profile
+        ec2.associate_iam_instance_profile(IamInstanceProfile={"Name": profile}, InstanceId=instance_id)
+    app = f"app-{name}"
+    cd.create_application(applicationName=app)
+    lb_info = {"targetGroupInfoList": [{"name": f"tg-{lb.name}"}]}
+    green_group = None
+    try:
+        cd.create_deployment_group(applicationName=app, deploymentGroupName="setup", serviceRoleArn=role,
+                                   autoScalingGroups=[name], loadBalancerInfo=lb_info, deploymentStyle={
+                                       "deploymentType": "IN_PLACE", "deploymentOption": "WITH_TRAFFIC_CONTROL"})
+        first = cd.create_deployment(applicationName=app, deploymentGroupName="setup",
+                                     revision=site_revision(aws, bucket, "v1"))["deploymentId"]
+        assert wait_for_deployment(cd, first)["status"] == "Succeeded"
+        assert answers(lb.url, path="/version.txt") == {"v1"}
+
+        cd.create_deployment_group(
+            applicationName=app, deploymentGroupName="bg", serviceRoleArn=role, autoScalingGroups=[name],
+            loadBalancerInfo=lb_info,
+            deploymentStyle={"deploymentType": "BLUE_GREEN", "deploymentOption": "WITH_TRAFFIC_CONTROL"},
+            blueGreenDeploymentConfiguration={
+                "greenFleetProvisioningOption": {"action": "COPY_AUTO_SCALING_GROUP"},
+                "terminateBlueInstancesOnDeploymentSuccess": {"action": "TERMINATE",
+                                                              "terminationWaitTimeInMinutes": 0}})
+        with RequestLoop(lb.url + "/version.txt") as loop:
+            second = cd.create_deployment(applicationName=app, deploymentGroupName="bg",
+                                          revision=site_revision(aws, bucket, "v2"))["deploymentId"]
+            done = wait_for_deployment(cd, second)
+        assert done["status"] == "Succeeded", done
+        assert loop.failed == 0, loop.failures
+        assert answers(lb.url, path="/version.txt") == {"v2"}
+
+        green_group = f"CodeDeploy_bg_{second}"
+        groups = {g["AutoScalingGroupName"]: g for g in scaling.describe_auto_scaling_groups()["AutoScalingGroups"]}
+        assert name not in groups and len(groups[green_group]["Instances"]) == 2
+        info = cd.get_deployment_group(applicationName=app, deploymentGroupName="bg")["deploymentGroupInfo"]
+        assert info["autoScalingGroups"] == [{"name": green_group}]
+        states = {i["State"]["Name"] for r in ec2.describe_instances(InstanceIds=blue)["Reservations"]
+                  for i in r["Instances"]}
+        assert states == {"terminated"}
+    finally:
+        lb.delete()
+        for group in (name, green_group):
+            try:
+                scaling.delete_auto_scaling_group(AutoScalingGroupName=group, ForceDelete=True)
+            except Exception:  # already deleted by the deployment
+                pass
+        wait_until(lambda: not [h for h in emulator_hosts(emulator).values()
+                                if h["instanceId"] in blue and h["state"] == "running"], 30, "hosts gone")

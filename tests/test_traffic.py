@@ -8,8 +8,17 @@ import shutil
 import uuid
 
 import pytest
-from bundles import TRUST, Fleet, build_sample_bundle, events_of, s3_revision, variant, wait_until, zip_folder
+from bundles import (
+    Fleet,
+    build_sample_bundle,
+    events_of,
+    s3_revision,
+    variant,
+    wait_until,
+    zip_folder,
+)
 from elb_helpers import Balancer, RequestLoop
+from pipeline_helpers import make_role
 
 pytestmark = pytest.mark.skipif(shutil.which("node") is None, reason="the sample app needs node")
 
@@ -19,8 +28,7 @@ TRAFFIC_EVENTS = ("BeforeBlockTraffic", "BlockTraffic", "AfterBlockTraffic",
 
 @pytest.fixture(scope="module")
 def role_arn(aws):
-    return aws("iam").create_role(RoleName=f"cd-traffic-{uuid.uuid4().hex[:6]}",
-                                  AssumeRolePolicyDocument=TRUST)["Role"]["Arn"]
+    return make_role(aws, service="codedeploy.amazonaws.com")
 
 
 @pytest.fixture(scope="module")

@@ -136,6 +136,21 @@ class LabeledTarget(TargetRecord):
         return {**super().instance_summary_api(), "instanceType": self.label}
 
 
+def _instance_profile_of(scaling_group) -> dict | None:
+    """The instance profile ({"Name"} or {"Arn"}) the group's launch configuration or template gives."""
+    config = scaling_group.launch_config
+    if config is not None and getattr(config, "iam_instance_profile", None):
+        return {"Name": config.iam_instance_profile}
+    template = scaling_group.ec2_launch_template
+    if template is None:
+        return None
+    try:
+        version = template.get_version(scaling_group.launch_template_version)
+    except Exception:  # "$Latest"/"$Default" spellings moto may not resolve
+        version = template.latest_version()
+    return (getattr(version, "data", None) or {}).get("IamInstanceProfile")
+
+
 def _labeled(deployment_id: str, instance_id: str, arn: str, label: str, events) -> LabeledTarget:
     record = LabeledTarget(deployment_id, instance_id, arn)
     record.label = label
@@ -231,9 +246,16 @@ class BlueGreenRun:
             health_check_type=original.health_check_type, load_balancers=[], target_group_arns=[],
             placement_group=None, termination_policies=list(original.termination_policies), tags=tags)
         self.plan.green_group = copy_name
-        self.hosts.reconcile()
         group = scaling.autoscaling_groups[copy_name]
-        return sorted(s.instance.id for s in group.instance_states)
+        green = sorted(s.instance.id for s in group.instance_states)
+        profile = _instance_profile_of(original)
+        if profile:  # as on AWS, instances launched from the template carry its instance profile
+            for instance_id in green:
+                scaling.ec2_backend.associate_iam_instance_profile(
+                    instance_id, iam_instance_profile_name=profile.get("Name"),
+                    iam_instance_profile_arn=profile.get("Arn"))
+        self.hosts.reconcile()
+        return green
 
     def _record_targets(self) -> None:
         deployment, region, account = self.deployment, self.backend.region, self.backend.account_id
