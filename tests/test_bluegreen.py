@@ -186,20 +186,21 @@ def test_continue_deployment_when_nothing_waits(aws, emulator, role_arn):
         fleet.terminate()
 
 
-def site_revision(aws, bucket: str, version: str) -> dict:
-    """A small revision whose service (Python's http.server) answers its version at /version.txt."""
+def site_revision(aws, bucket: str, version: str, broken: bool = False) -> dict:
+    """A small revision whose service (Python's http.server) answers its version at /version.txt;
+    `broken`: the service starts and answers /, but /version.txt is missing (health checks fail)."""
     import sys
 
     from bundles import tgz_files
 
     site = '"${LABKIT_HOST_ROOT:-}/home/ec2-user/site"'
     files = {
-        "appspec.yml": ("version: 0.0\nos: linux\nfiles:\n  - source: version.txt\n"
+        "appspec.yml": (f"version: 0.0\nos: linux\nfiles:\n  - source: {'index.html' if broken else 'version.txt'}\n"
                         "    destination: /home/ec2-user/site\nhooks:\n"
                         "  ApplicationStop:\n    - location: stop.sh\n"
                         "  ApplicationStart:\n    - location: start.sh\n"
                         "  ValidateService:\n    - location: validate.sh\n", 0o644),
-        "version.txt": (version, 0o644),
+        ("index.html" if broken else "version.txt"): (version, 0o644),
         "stop.sh": (f"#!/bin/bash\npid={site}/../site.pid\n"
                     '[ -f "$pid" ] && kill "$(cat "$pid")" 2>/dev/null; rm -f "$pid"; exit 0\n', 0o755),
         "start.sh": (f"#!/bin/bash\ncd {site}\n"
@@ -207,10 +208,11 @@ def site_revision(aws, bucket: str, version: str) -> dict:
                      '>/dev/null 2>&1 </dev/null &\necho $! > ../site.pid\n', 0o755),
         "validate.sh": ("#!/bin/bash\nfor i in $(seq 100); do\n"
                         f'  {sys.executable} -c "import urllib.request; urllib.request.urlopen('
-                        "'http://127.0.0.1:${PORT:-3000}/version.txt')\" 2>/dev/null && exit 0\n"
+                        "'http://127.0.0.1:${PORT:-3000}/')\" 2>/dev/null && exit 0\n"
                         "  sleep 0.1\ndone\nexit 1\n", 0o755),
     }
-    return s3_revision(aws("s3"), bucket, f"site/{version}.tgz", tgz_files(files), "tgz")
+    key = f"site/{version}{'-broken' if broken else ''}.tgz"
+    return s3_revision(aws("s3"), bucket, key, tgz_files(files), "tgz")
 
 
 def test_blue_green_copies_the_auto_scaling_group(aws, emulator):
@@ -278,3 +280,36 @@ def test_blue_green_copies_the_auto_scaling_group(aws, emulator):
                 pass
         wait_until(lambda: not [h for h in emulator_hosts(emulator).values()
                                 if h["instanceId"] in blue and h["state"] == "running"], 30, "hosts gone")
+
+
+def test_green_failing_health_checks_rolls_traffic_back_to_blue(aws, emulator):
+    role = make_role(aws, service="codedeploy.amazonaws.com")
+    bucket = f"cd-bg-{uuid.uuid4().hex[:8]}"
+    aws("s3").create_bucket(Bucket=bucket)
+    lb = Balancer(aws, emulator, delay=1, path="/version.txt")
+    blue, green = Fleet(aws, emulator, 1), Fleet(aws, emulator, 1)
+    lb_info = {"targetGroupInfoList": [{"name": f"tg-{lb.name}"}]}
+    try:
+        blue.create_group(role, group="setup", loadBalancerInfo=lb_info, deploymentStyle={
+            "deploymentType": "IN_PLACE", "deploymentOption": "WITH_TRAFFIC_CONTROL"})
+        assert blue.deploy_and_wait(site_revision(aws, bucket, "v1"), group="setup")["status"] == "Succeeded"
+        blue.create_group(role, group="bg", loadBalancerInfo=lb_info,
+                          deploymentStyle={"deploymentType": "BLUE_GREEN",
+                                           "deploymentOption": "WITH_TRAFFIC_CONTROL"},
+                          autoRollbackConfiguration={"enabled": True, "events": ["DEPLOYMENT_FAILURE"]},
+                          blueGreenDeploymentConfiguration=bg_config(0))
+        with RequestLoop(lb.url + "/version.txt") as loop:
+            failed = blue.deploy_and_wait(site_revision(aws, bucket, "v2", broken=True), group="bg",
+                                          targetInstances={"tagFilters": green.tag_filters})
+        assert failed["status"] == "Failed", failed
+        assert "moved back to the original instances" in failed["rollbackInfo"]["rollbackMessage"]
+        allow = events_of(green.targets(failed["deploymentId"])[green.ids[0]])["AllowTraffic"]
+        assert allow["status"] == "Failed" and "did not become healthy" in allow["diagnostics"]["message"]
+        assert loop.failed == 0, loop.failures
+        assert set(loop.answers) == {"v1"}
+        assert lb.states() == {f"{blue.ids[0]}:3000": "healthy"}
+        assert answers(lb.url, path="/version.txt") == {"v1"}
+    finally:
+        lb.delete()
+        blue.terminate()
+        green.terminate()

@@ -194,12 +194,16 @@ class BlueGreenRun:
         self._record_targets()
         if not self._on_hosts(self.green, ("install",), finish=False):
             raise self._failure()
+        self._check_alarms()
         self._wait_until_ready()
+        self._check_alarms()
         self.rerouted = True
         if not self._on_hosts(self.green, ("allow",), finish=True):
             raise self._failure()
+        self._check_alarms()
         if self.blue and not self._on_hosts(self.blue, ("block",), finish=True):
             raise self._failure()
+        self._check_alarms()
         self._retire_blue()
         with self.backend.lock:
             if self.plan.green_group:  # the group deploys to the replacement Auto Scaling group next
@@ -353,12 +357,21 @@ class BlueGreenRun:
                     scaling.delete_auto_scaling_group(name)
         self._terminate(self.blue)
 
+    def _check_alarms(self) -> None:
+        alarm = self.engine._active_alarm(self.backend, self.deployment)
+        if alarm:
+            raise _Ended("Stopped", "ALARM_ACTIVE",
+                         "One or more alarms have been activated according to the Amazon CloudWatch "
+                         "metrics you selected, and the affected deployments have been stopped. "
+                         f"Activated alarms: <{alarm}>", "DEPLOYMENT_STOP_ON_ALARM")
+
     def _wait(self, event: threading.Event, seconds: float) -> bool:
-        """Wait for `event` up to `seconds`; a stop request ends the wait with _Ended."""
+        """Wait for `event` up to `seconds`; a stop request or an alarm ends the wait with _Ended."""
         deadline = time.monotonic() + seconds
         while not event.is_set():
             if self.deployment.job.stop_requested.is_set():
                 raise self._stop_request()
+            self._check_alarms()
             if time.monotonic() >= deadline or self.runtime.stopping.wait(POLL):
                 return event.is_set()
         return True

@@ -104,10 +104,10 @@ class DeploymentEngine:
                 deployment.targets.clear()
             self._finish(backend, deployment, "Failed", denied)
             return
-        self.watch_alarms(backend, deployment)
-        if deployment.blue_green is not None:
+        if deployment.blue_green is not None:  # watches its alarms itself, between its steps
             bluegreen.BlueGreenRun(self, backend, deployment).run()
             return
+        self.watch_alarms(backend, deployment)
         if not deployment.targets:
             self._finish(backend, deployment, "Failed",
                          {"code": "NO_INSTANCES", "message": NO_INSTANCES_MESSAGE})

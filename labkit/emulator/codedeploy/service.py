@@ -6,8 +6,8 @@ from __future__ import annotations
 import copy
 import logging
 
-from labkit.emulator.codedeploy import exceptions as errors
 from labkit.emulator.codedeploy import bluegreen, permissions, revisions, traffic, triggers
+from labkit.emulator.codedeploy import exceptions as errors
 from labkit.emulator.codedeploy.agent import DeploymentJob
 from labkit.emulator.codedeploy.engine import DeploymentEngine, matching_instance_ids
 from labkit.emulator.codedeploy.models import (

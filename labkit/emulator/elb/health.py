@@ -85,7 +85,7 @@ def check_once(port: int | None, settings: CheckSettings) -> tuple[bool, str, st
         try:
             with socket.create_connection(("127.0.0.1", port), timeout=settings.timeout):
                 return True, "", ""
-        except socket.timeout:
+        except TimeoutError:
             return False, "Target.Timeout", "Request timed out"
         except OSError:
             return False, "Target.FailedHealthChecks", "Health checks failed"
@@ -93,7 +93,7 @@ def check_once(port: int | None, settings: CheckSettings) -> tuple[bool, str, st
     try:
         connection.request("GET", settings.path, headers={"User-Agent": "ELB-HealthChecker/2.0"})
         status = connection.getresponse().status
-    except socket.timeout:
+    except TimeoutError:
         return False, "Target.Timeout", "Request timed out"
     except (OSError, http.client.HTTPException):
         return False, "Target.FailedHealthChecks", "Health checks failed"

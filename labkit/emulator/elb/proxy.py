@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import http.client
 import logging
-import socket
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
@@ -81,7 +80,7 @@ def _handler_for(proxy: ListenerProxy):
                 upstream.request(self.command, self.path, body=body, headers=headers)
                 response = upstream.getresponse()
                 data = response.read()
-            except socket.timeout:
+            except TimeoutError:
                 return self._answer(504, _error_page(504, "Gateway Time-out"))
             except (OSError, http.client.HTTPException):
                 return self._answer(502, _error_page(502, "Bad Gateway"))

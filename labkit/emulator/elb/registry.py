@@ -309,8 +309,11 @@ def install_moto_hooks(registry: LoadBalancerRegistry) -> None:
     def register_and_check(group, targets):
         current = _hooked["registry"]
         with current.lock:
+            # Registering a registered target changes nothing on AWS: its health carries on.
+            new = [t for t in targets if t["Id"] not in group.targets
+                   or int(group.targets[t["Id"]].get("Port") or 0) != int(t.get("Port") or group.port or 0)]
             register(group, targets)  # moto validates first (a stopped instance is refused)
-            current.registered(group, targets)
+            current.registered(group, new)
 
     def deregister_and_drain(group, targets):
         current = _hooked["registry"]
