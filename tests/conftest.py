@@ -27,6 +27,19 @@ for _name in ("AWS_PROFILE", "AWS_SESSION_TOKEN", "AWS_ENDPOINT_URL", "LABKIT_CO
     os.environ.pop(_name, None)
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
+_REGION_ENV = {name: os.environ.get(name) for name in ("AWS_DEFAULT_REGION", "AWS_REGION")}
+
+
+@pytest.fixture(autouse=True)
+def _restore_region_env():
+    """connect(backend="aws") exports AWS_DEFAULT_REGION (for the kernel's `!aws` cells); undo
+    that after each test, so a later test's connect() does not land in another region."""
+    yield
+    for name, value in _REGION_ENV.items():
+        if value is None:
+            os.environ.pop(name, None)
+        else:
+            os.environ[name] = value
 
 
 def free_port() -> int:
