@@ -65,6 +65,7 @@ def bg_config(wait_minutes: int, ready: str = "CONTINUE_DEPLOYMENT") -> dict:
 
 
 @needs_node
+@pytest.mark.slow  # four sample-app deployments behind the load balancer
 def test_blue_green_loses_no_request_and_rollback_returns_traffic(aws, emulator, role_arn, revisions):
     cd, ec2 = aws("codedeploy"), aws("ec2")
     lb = Balancer(aws, emulator, delay=2)

@@ -49,6 +49,7 @@ def hello(version: str) -> str:
     return f"Hello from CI/CD Pipeline v{version}!"
 
 
+@pytest.mark.slow  # three sample-app deployments behind the load balancer
 def test_in_place_with_traffic_control_loses_no_request_and_all_at_once_without_does(
         aws, emulator, role_arn, revisions):
     cd = aws("codedeploy")

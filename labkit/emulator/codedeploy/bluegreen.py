@@ -383,7 +383,13 @@ class BlueGreenRun:
         live = [i for i in instance_ids
                 if (inst := ec2.get_instance_by_id(i)) is not None and inst.state != "terminated"]
         if live:
+            from moto.autoscaling.models import autoscaling_backends
+            from moto.elbv2.models import elbv2_backends
+
             ec2.terminate_instances(live)
+            # What moto's TerminateInstances API tells the other services (the backend call does not).
+            elbv2_backends[self.backend.account_id][self.backend.region].notify_terminate_instances(live)
+            autoscaling_backends[self.backend.account_id][self.backend.region].notify_terminate_instances(live)
         self.hosts.reconcile()
 
     # --- endings -----------------------------------------------------------------------------------
