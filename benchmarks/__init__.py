@@ -1,0 +1,1 @@
+"""labkit's benchmarks: figures printed and recorded, never asserted (`make bench`)."""
