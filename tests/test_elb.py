@@ -55,6 +55,14 @@ def test_listener_gets_a_proxy_that_answers_503_without_targets(aws, emulator):
     assert found["url"] == f"http://127.0.0.1:{found['port']}"
     status, body = http_get(found["url"] + "/")
     assert status == 503 and "503 Service Temporarily Unavailable" in body
+
+    # A second listener with a fixed response gets its own port and answers it.
+    fixed = aws("elbv2").create_listener(LoadBalancerArn=lb.arn, Protocol="HTTP", Port=8080, DefaultActions=[
+        {"Type": "fixed-response", "FixedResponseConfig": {
+            "StatusCode": "404", "ContentType": "text/plain", "MessageBody": "nothing here"}}])
+    listener = load_balancers(emulator)[fixed["Listeners"][0]["ListenerArn"]]
+    assert listener["port"] != found["port"] and listener["targetGroupArn"] is None
+    assert http_get(listener["url"] + "/any") == (404, "nothing here")
     lb.delete()
     wait_until(lambda: lb.listener_arn not in load_balancers(emulator), 10, "the proxy to go")
     assert emulator_control.port_is_free(found["port"])

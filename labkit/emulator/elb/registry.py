@@ -40,8 +40,7 @@ class Decision:
 
 @dataclass
 class Draining:
-    port: int | None
-    until: float
+    until: float  # when the deregistration delay ends, in-flight requests or not
 
 
 class LoadBalancerRegistry:
@@ -158,13 +157,16 @@ class LoadBalancerRegistry:
             group = backend.target_groups.get(group_arn)
             if group is None:
                 return Decision()
-            return Decision(lease=self._lease(group))
+            lease, target = self._lease(group)
+        if lease is not None:  # outside the lock: finding the host may have to look at EC2
+            lease.port = self.local_port(group, target)
+        return Decision(lease=lease)
 
-    def _lease(self, group) -> Lease | None:
+    def _lease(self, group) -> tuple[Lease | None, dict | None]:
         """Round robin over healthy targets; with none healthy, over all (ELB fails open)."""
         registered = list(group.targets.values())
         if not registered:
-            return None
+            return None, None
         routable = []
         for target in registered:
             key = (group.arn, target["Id"], int(target.get("Port") or group.port or 0))
@@ -174,7 +176,7 @@ class LoadBalancerRegistry:
         target = (routable or registered)[next(self._turn) % len(routable or registered)]
         key = (group.arn, target["Id"])
         self.in_flight[key] = self.in_flight.get(key, 0) + 1
-        return Lease(self, key, self.local_port(group, target))
+        return Lease(self, key, None), target
 
     # --- hooks on moto's target groups -----------------------------------------------------------
     def registered(self, group, targets: list[dict]) -> None:
@@ -188,7 +190,7 @@ class LoadBalancerRegistry:
         for target in targets:
             key = (group.arn, target["Id"])
             if self.in_flight.get(key, 0) > 0 and delay > 0:
-                self.draining[key] = Draining(None, time.monotonic() + delay)
+                self.draining[key] = Draining(time.monotonic() + delay)
 
     def is_draining(self, group_arn: str, target_id: str) -> bool:
         with self.lock:
