@@ -314,3 +314,39 @@ def test_green_failing_health_checks_rolls_traffic_back_to_blue(aws, emulator):
         lb.delete()
         blue.terminate()
         green.terminate()
+
+
+def test_termination_wait_ends_on_continue_deployment(aws, emulator):
+    cd, ec2 = aws("codedeploy"), aws("ec2")
+    role = make_role(aws, service="codedeploy.amazonaws.com")
+    bucket = f"cd-bg-{uuid.uuid4().hex[:8]}"
+    aws("s3").create_bucket(Bucket=bucket)
+    lb = Balancer(aws, emulator, delay=1, path="/version.txt")
+    blue, green = Fleet(aws, emulator, 1), Fleet(aws, emulator, 1)
+    lb_info = {"targetGroupInfoList": [{"name": f"tg-{lb.name}"}]}
+    try:
+        blue.create_group(role, group="setup", loadBalancerInfo=lb_info, deploymentStyle={
+            "deploymentType": "IN_PLACE", "deploymentOption": "WITH_TRAFFIC_CONTROL"})
+        assert blue.deploy_and_wait(site_revision(aws, bucket, "v1"), group="setup")["status"] == "Succeeded"
+        blue.create_group(role, group="bg", loadBalancerInfo=lb_info, blueGreenDeploymentConfiguration=bg_config(60),
+                          deploymentStyle={"deploymentType": "BLUE_GREEN", "deploymentOption": "WITH_TRAFFIC_CONTROL"})
+        deployment_id = blue.deploy(site_revision(aws, bucket, "v2"), group="bg",
+                                    targetInstances={"tagFilters": green.tag_filters})
+        wait_until(lambda: cd.get_deployment(deploymentId=deployment_id)["deploymentInfo"]
+                   ["instanceTerminationWaitTimeStarted"], 120, "the termination wait")
+        info = cd.get_deployment(deploymentId=deployment_id)["deploymentInfo"]
+        assert info["status"] == "InProgress"
+        assert info["blueGreenDeploymentConfiguration"]["terminateBlueInstancesOnDeploymentSuccess"] == {
+            "action": "TERMINATE", "terminationWaitTimeInMinutes": 60}
+        assert info["targetInstances"] == {"tagFilters": green.tag_filters}
+        with pytest.raises(ClientError) as err:  # it waits for termination, not for readiness
+            cd.continue_deployment(deploymentId=deployment_id, deploymentWaitType="READY_WAIT")
+        assert err.value.response["Error"]["Code"] == "InvalidDeploymentWaitTypeException"
+        cd.continue_deployment(deploymentId=deployment_id, deploymentWaitType="TERMINATION_WAIT")
+        assert wait_for_deployment(cd, deployment_id)["status"] == "Succeeded"
+        state = ec2.describe_instances(InstanceIds=blue.ids)["Reservations"][0]["Instances"][0]["State"]
+        assert state["Name"] == "terminated"
+        assert answers(lb.url, path="/version.txt") == {"v2"}
+    finally:
+        lb.delete()
+        green.terminate()
