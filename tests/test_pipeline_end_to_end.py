@@ -19,6 +19,7 @@ from pipeline_helpers import (
     declaration,
     latest_execution_id,
     make_bucket,
+    make_instance_profile,
     make_role,
     wait_for,
     wait_for_approval_token,
@@ -64,6 +65,8 @@ def course(aws, emulator, tmp_path_factory):
     tags = [{"Key": "App", "Value": names["app"]}]
     reservation = aws("ec2").run_instances(
         ImageId="ami-12c6146b", MinCount=2, MaxCount=2,
+        # The CodeDeploy agent reads the revision with the instance profile's role.
+        IamInstanceProfile={"Name": make_instance_profile(aws)},
         TagSpecifications=[{"ResourceType": "instance", "Tags": tags}])
     instances = sorted(i["InstanceId"] for i in reservation["Instances"])
     cd = aws("codedeploy")
