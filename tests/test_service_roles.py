@@ -374,3 +374,34 @@ def test_a_malformed_policy_is_refused_when_it_is_put(aws):
         iam.put_role_policy(RoleName=name, PolicyName="bad", PolicyDocument=policy(
             {"Effect": "Allow", "Action": "s3:GetObject"}))  # no Resource
     assert iam.list_role_policies(RoleName=name)["PolicyNames"] == []
+
+
+def test_the_course_roles_deploy_with_their_least_privilege_policies(aws, emulator):
+    """The course's CodeDeploy role and its hosts' instance profile (AWS managed policies) suffice."""
+    from bundles import wait_for_deployment
+    from course_helpers import lab_on, terminate_lab_instances
+
+    from labkit.names import course_names
+    from labkit.services import hosts as host_helpers
+    from labkit.services.iam import codedeploy_policy, ensure_service_role
+
+    with lab_on(emulator) as lab:
+        try:
+            names = course_names(lab)
+            host_helpers.launch_instances(lab, 2, timeout=30)  # one launch, one profile for both
+            role = ensure_service_role(lab, names.codedeploy_role, CODEDEPLOY,
+                                       codedeploy_policy(names), "deploys the sample app")
+            cd = lab.client("codedeploy")
+            app = lab.name("roles")
+            cd.create_application(applicationName=app)
+            cd.create_deployment_group(
+                applicationName=app, deploymentGroupName="g", serviceRoleArn=role,
+                deploymentConfigName="CodeDeployDefault.AllAtOnce",
+                ec2TagFilters=[{"Key": "Name", "Value": lab.name("app"), "Type": "KEY_AND_VALUE"}])
+            deployment_id = cd.create_deployment(applicationName=app, deploymentGroupName="g",
+                                                 revision=tiny_revision(aws))["deploymentId"]
+            deployment = wait_for_deployment(cd, deployment_id)
+            assert deployment["status"] == "Succeeded", deployment.get("errorInformation")
+            assert deployment["deploymentOverview"]["Succeeded"] == 2
+        finally:
+            terminate_lab_instances(lab)
