@@ -119,3 +119,25 @@ def authorize(account_id: str, role_arn: str, action: str, resource: str,
     if decision != "allow":
         raise AccessDenied(session_principal(account_id, role_arn, session), action, resource,
                            explicit=decision == "explicit-deny")
+
+
+def trusts_service(trust_policy, service: str) -> bool:
+    """Whether a role's trust policy lets `service` assume it (Principal.Service a string or a list)."""
+    try:
+        document = _load(trust_policy) if trust_policy else {}
+    except ValueError:
+        return False
+    statements = document.get("Statement", []) if isinstance(document, dict) else []
+    for statement in statements if isinstance(statements, list) else [statements]:
+        if not isinstance(statement, dict) or statement.get("Effect") != "Allow":
+            continue
+        actions = statement.get("Action", [])
+        actions = [actions] if isinstance(actions, str) else actions
+        if not any(a in ("sts:AssumeRole", "sts:*", "*") for a in actions):
+            continue
+        principal = statement.get("Principal", {})
+        services = principal.get("Service", []) if isinstance(principal, dict) else []
+        services = [services] if isinstance(services, str) else services
+        if service in services or principal == "*":
+            return True
+    return False

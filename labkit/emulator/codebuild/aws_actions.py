@@ -8,13 +8,18 @@ ActionError with AWS's AccessDenied wording.
 
 from __future__ import annotations
 
-import json
 import subprocess
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from labkit.emulator.authorization import AccessDenied, RoleNotFound, authorize, enforcing
+from labkit.emulator.authorization import (
+    AccessDenied,
+    RoleNotFound,
+    authorize,
+    enforcing,
+    trusts_service,
+)
 from labkit.emulator.codebuild.exceptions import InvalidInputException
 
 
@@ -232,33 +237,9 @@ def assumable_role_arn(account_id: str, role: str) -> str:
         found = iam_backends[account_id]["global"].get_role(name)
     except Exception:
         raise refusal from None
-    if not _trusts_codebuild(found.assume_role_policy_document):
+    if not trusts_service(found.assume_role_policy_document, "codebuild.amazonaws.com"):
         raise refusal
     return found.arn
-
-
-def _trusts_codebuild(document) -> bool:
-    from urllib.parse import unquote
-
-    if isinstance(document, str):
-        try:
-            document = json.loads(unquote(document))
-        except ValueError:
-            return False
-    statements = document.get("Statement", []) if isinstance(document, dict) else []
-    for statement in statements if isinstance(statements, list) else [statements]:
-        if statement.get("Effect") != "Allow":
-            continue
-        actions = statement.get("Action", [])
-        actions = [actions] if isinstance(actions, str) else actions
-        if not any(a in ("sts:AssumeRole", "sts:*", "*") for a in actions):
-            continue
-        principal = statement.get("Principal", {})
-        services = principal.get("Service", []) if isinstance(principal, dict) else []
-        services = [services] if isinstance(services, str) else services
-        if "codebuild.amazonaws.com" in services or principal == "*":
-            return True
-    return False
 
 
 def initiator_for(account_id: str, access_key: str | None) -> str:

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
-import json
-from urllib.parse import unquote
-
-from labkit.emulator.authorization import AccessDenied, RoleNotFound, authorize, enforcing
+from labkit.emulator.authorization import (
+    AccessDenied,
+    RoleNotFound,
+    authorize,
+    enforcing,
+    trusts_service,
+)
 
 SERVICE_PRINCIPAL = "codedeploy.amazonaws.com"
 SESSION = "CodeDeploy"
@@ -18,29 +21,6 @@ NO_CREDENTIALS = ("Missing credentials - please check if this instance was start
                   "instance profile")
 
 
-def trusts(document, service: str) -> bool:
-    """True when the trust policy lets `service` assume the role (Principal.Service a string or a list)."""
-    if isinstance(document, str):
-        try:
-            document = json.loads(unquote(document))
-        except ValueError:
-            return False
-    statements = document.get("Statement", []) if isinstance(document, dict) else []
-    for statement in statements if isinstance(statements, list) else [statements]:
-        if not isinstance(statement, dict) or statement.get("Effect") != "Allow":
-            continue
-        actions = statement.get("Action", [])
-        actions = [actions] if isinstance(actions, str) else actions
-        if not any(a in ("sts:AssumeRole", "sts:*", "*") for a in actions):
-            continue
-        principal = statement.get("Principal", {})
-        services = principal.get("Service", []) if isinstance(principal, dict) else []
-        services = [services] if isinstance(services, str) else services
-        if service in services or principal == "*":
-            return True
-    return False
-
-
 def role_trusts_codedeploy(account_id: str, role_arn: str) -> bool:
     """Whether CodeDeploy may assume the role now (it exists and trusts codedeploy.amazonaws.com)."""
     from moto.iam.models import iam_backends
@@ -50,7 +30,7 @@ def role_trusts_codedeploy(account_id: str, role_arn: str) -> bool:
         role = iam_backends[parts[4] or account_id]["global"].get_role_by_arn(role_arn)
     except Exception:
         return False
-    return trusts(role.assume_role_policy_document, SERVICE_PRINCIPAL)
+    return trusts_service(role.assume_role_policy_document, SERVICE_PRINCIPAL)
 
 
 def service_role_actions(settings: dict, region: str, account_id: str) -> list[tuple[str, str]]:
