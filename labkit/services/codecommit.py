@@ -87,12 +87,15 @@ def push_sample_app(lab, repository: str, workdir: Path | None = None,
     return workdir
 
 
-def commit_and_push(lab, workdir: Path, message: str, branch: str | None = None) -> str:
-    """Commit every change in `workdir` and push it; return the new commit id."""
+def commit_and_push(lab, workdir: Path, message: str, branch: str | None = None,
+                    force: bool = False) -> str:
+    """Commit every change in `workdir` and push it; return the new commit id.
+
+    `force` replaces the remote branch (for throw-away demo branches a chapter remakes each run)."""
     git(lab, workdir, "add", "-A")
     git(lab, workdir, "commit", "-q", "-m", message)
     target = branch or git(lab, workdir, "rev-parse", "--abbrev-ref", "HEAD")
-    git(lab, workdir, "push", "-q", "origin", f"HEAD:{target}")
+    git(lab, workdir, "push", "-q", *(["--force"] if force else []), "origin", f"HEAD:{target}")
     return git(lab, workdir, "rev-parse", "HEAD")
 
 
