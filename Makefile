@@ -16,6 +16,7 @@ help:
 	@echo "make lab        JupyterLab on notebooks/ with the emulator running"
 	@echo "make lint       ruff"
 	@echo "make clean      stop the emulator, remove its state and outputs"
+	@echo "make bench      benchmarks: figures in benchmarks/results/<date>.json and .md"
 
 # Rebuilt only when pyproject.toml changes, so a second `make setup` does nothing.
 setup: $(STAMP)
@@ -64,3 +65,8 @@ format: setup
 clean:
 	-@test -x $(BIN)/labkit && $(BIN)/labkit emulator stop 2>/dev/null; true
 	rm -rf .labkit output
+
+# Figures, never assertions: benchmarks/README.md explains each one (about 15 minutes).
+.PHONY: bench
+bench: setup
+	$(BIN)/python -m benchmarks

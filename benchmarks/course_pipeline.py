@@ -17,8 +17,9 @@ HOSTS = 2
 FINAL = ("Succeeded", "Failed", "Stopped", "Superseded", "Cancelled")
 
 
-def make_pipeline(lab) -> dict:
-    """Everything chapters 01-04 leave, with HOSTS hosts; returns names, hosts and the clone."""
+def make_pipeline(lab, wait: bool = True) -> dict:
+    """Everything chapters 01-04 leave, with HOSTS hosts; returns names, hosts and the clone.
+    Creating the pipeline starts its first execution; `wait` waits for it to succeed."""
     names = course_names(lab)
     for step in [*ensure.BUILD_STEPS, ensure.codedeploy_role, ensure.codedeploy_application]:
         step(lab, names)
@@ -38,12 +39,19 @@ def make_pipeline(lab) -> dict:
     events.put_targets(Rule=names.source_rule, Targets=[{
         "Id": "pipeline", "Arn": names.arn("codepipeline", names.pipeline),
         "RoleArn": events_role}])
-    first = wait_for_end(lab, names.pipeline, codepipeline.latest_execution_id(lab, names.pipeline))
-    if first != "Succeeded":
-        raise RuntimeError(f"the first execution of {names.pipeline} ended {first}")
     workdir = codecommit.clone(lab, names.repository,
                                Path(lab.state_dir) / "work" / names.repository)
-    return {"names": names, "instances": instance_ids, "workdir": workdir}
+    pipeline = {"names": names, "instances": instance_ids, "workdir": workdir}
+    if wait:
+        wait_for_first_execution(lab, pipeline)
+    return pipeline
+
+
+def wait_for_first_execution(lab, pipeline: dict) -> None:
+    name = pipeline["names"].pipeline
+    first = wait_for_end(lab, name, codepipeline.latest_execution_id(lab, name))
+    if first != "Succeeded":
+        raise RuntimeError(f"the first execution of {name} ended {first}")
 
 
 def wait_for_end(lab, pipeline: str, execution_id: str, timeout: float = 600) -> str:

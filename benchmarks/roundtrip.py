@@ -28,7 +28,7 @@ def floor_once(folder: Path, cache: Path) -> float:
         subprocess.run(["bash", str(FLOOR_SCRIPT), str(work), str(cache), *map(str, hosts)],
                        check=True, capture_output=True, timeout=600)
         ports = [free_port() for _ in hosts]
-        for host, port in zip(hosts, ports):
+        for host, port in zip(hosts, ports, strict=True):
             servers.append(subprocess.Popen(
                 ["node", "server.js"], cwd=host, env={**os.environ, "PORT": str(port),
                                                       "NODE_ENV": "production"},
