@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import time
 from pathlib import Path
@@ -95,24 +96,30 @@ def cmd_serve(args) -> int:
 
 
 def cmd_run(args) -> int:
-    from labkit.runner import run_series
+    from labkit.locks import prefix_for_run
+    from labkit.runner import ALL_CHAPTERS, RunOptions, load_parameters, run_series
 
-    output = Path(args.output).resolve()
-    notebooks = Path(args.notebooks).resolve() if args.notebooks else None
-    if notebooks is not None and not notebooks.is_dir():
-        raise LabkitError(f"No notebooks folder at {notebooks}.")
-    results = run_series(output, notebooks, keep_going=args.keep_going)
-    if not results:
-        where = notebooks or "notebooks/"
-        print(f"No chapters found in {where} yet; nothing to run. Summary: {output / 'summary.json'}")
-        return 0
-    for result in results:
+    prefix = args.prefix
+    if prefix is None and args.backend == "aws" and args.run_id:
+        prefix = prefix_for_run(args.run_id)  # two scheduled runs never share a prefix
+    options = RunOptions(
+        output=Path(args.output).resolve(), backend=args.backend, region=args.region,
+        profile=args.profile, prefix=prefix, chapters=args.chapters or ALL_CHAPTERS,
+        parameters=load_parameters(Path(args.parameters)) if args.parameters else {},
+        timeout_per_cell=args.timeout_per_cell, keep_going=args.keep_going,
+        notebooks_dir=Path(args.notebooks).resolve() if args.notebooks else None,
+        teardown=not args.no_teardown, progress=not args.no_progress)
+    series = run_series(options)
+    if not series.chapters:
+        print(f"No chapters in range {options.chapters} were found; nothing ran.")
+    for result in series.chapters:
         line = f"  {result.chapter:<40} {result.status:<7} {result.seconds:>7.1f} s"
         print(line + (f"  {result.error}" if result.error else ""))
-    failed = [r for r in results if r.status != "passed"]
-    print(f"{len(results) - len(failed)} passed, {len(failed)} failed; "
-          f"executed notebooks and summary.json in {output}")
-    return 1 if failed else 0
+    print(f"  {'teardown':<40} {series.teardown.status:<7}  {series.teardown.message.splitlines()[0]}")
+    passed = sum(r.status == "passed" for r in series.chapters)
+    print(f"{passed} passed, {len(series.failed)} failed (prefix {series.prefix}); "
+          f"report: {options.output / 'report.html'}")
+    return series.exit_code
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -141,9 +148,23 @@ def build_parser() -> argparse.ArgumentParser:
     add("reset", cmd_reset, "forget all state (repositories, builds, moto resources)")
 
     run = commands.add_parser("run", help="run the course's chapters in order with papermill")
-    run.add_argument("--output", default="output", help="folder for executed notebooks")
-    run.add_argument("--notebooks", help="folder of chapters (default: notebooks/)")
+    run.add_argument("--backend", choices=("local", "aws"), default="local")
+    run.add_argument("--profile", help="aws backend: the AWS profile of the sandbox account")
+    run.add_argument("--region")
+    run.add_argument("--prefix", help="the lab's prefix (aws default: run-<run id> when --run-id is set)")
+    run.add_argument("--run-id", default=os.environ.get("GITHUB_RUN_ID"),
+                     help="a scheduled run's id, for a prefix of its own (default: $GITHUB_RUN_ID)")
+    run.add_argument("--chapters", help="range such as 00-10, 04 or 01,03-05 (default: all); "
+                                        "the tear-down chapter always runs last")
+    run.add_argument("--output", default="output", help="folder for executed notebooks and reports")
+    run.add_argument("--parameters", help="YAML file of parameters for every chapter")
+    run.add_argument("--timeout-per-cell", type=float, metavar="S",
+                     help="fail a cell that runs longer than S seconds (default: no limit)")
     run.add_argument("--keep-going", action="store_true", help="run later chapters after a failure")
+    run.add_argument("--notebooks", help="folder of chapters (default: notebooks/)")
+    run.add_argument("--no-teardown", action="store_true",
+                     help="do not call labkit teardown after the chapters (local debugging)")
+    run.add_argument("--no-progress", action="store_true", help="no progress bars")
     run.set_defaults(func=cmd_run)
 
     from labkit import doctor
