@@ -6,11 +6,14 @@ from __future__ import annotations
 import functools
 import time
 
+from moto.core.exceptions import ServiceException
+from werkzeug.exceptions import HTTPException
+
 from labkit.emulator.codedeploy import exceptions as errors
 from labkit.emulator.codedeploy.agent import HostAgent, StepFailed
 from labkit.emulator.codedeploy.appspec import AppSpecError, load_appspec
 from labkit.emulator.codedeploy.records import Diagnostics
-from labkit.emulator.json_api import NotEmulatedException
+from labkit.emulator.json_api import AWSError, NotEmulatedException
 
 POLL = 0.2
 ROUTABLE = ("healthy", "unavailable")  # unavailable: health checks disabled, the target gets traffic
@@ -187,7 +190,11 @@ class TrafficAgent(HostAgent):
                 return False
             self._start_event(name)
             try:
-                action()
+                try:
+                    action()
+                except (AWSError, ServiceException, HTTPException) as refused:  # a deleted target group, a stopped instance
+                    message = getattr(refused, "message", None) or str(refused)
+                    raise StepFailed(Diagnostics("UnknownError", "", message, "")) from None
             except StepFailed as failure:
                 self._end_event(name, "Failed", failure.diagnostics)
                 return False
