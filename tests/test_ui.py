@@ -136,7 +136,7 @@ def test_a_runs_report_opens_in_chromium(driver, shots, tmp_path):
     result = drive(driver, "page", (tmp_path / "out" / "report.html").as_uri(), str(shots))
     assert result["ok"], result
     assert result["verdict"].startswith("labkit run: all green")
-    assert [row.split("\t")[:2] for row in result["rows"]] == [["00-green", "✅ passed"]]
+    assert [row.split("\t")[:2] for row in result["rows"]] == [["00-green", "✔ passed"]]
     assert (shots / "report.png").stat().st_size > 0
 
 
