@@ -579,3 +579,34 @@ def test_cloudformation_action_reports_a_missing_template(aws, role, store, sour
     assert wait_for_execution(cp, name, latest_execution_id(cp, name)) == "Failed"
     error = action_state(cp, name, "Infrastructure", "Create")["latestExecution"]["errorDetails"]
     assert "nope.yaml" in error["message"]
+
+
+def test_a_project_with_its_own_s3_source_and_artifacts_builds_for_the_pipeline(aws, role, store):
+    """The pipeline overrides the project's source, source version and artifacts, as on AWS."""
+    source, own = make_bucket(aws), make_bucket(aws)
+    aws("s3").put_object(Bucket=source, Key="source.zip", Body=zip_bytes({"greeting.txt": "hi"}))
+    project = unique("standalone")
+    aws("codebuild").create_project(
+        name=project, serviceRole=make_role(aws, service="codebuild.amazonaws.com"),
+        source={"type": "S3", "location": f"{own}/elsewhere.zip", "buildspec": (
+            "version: 0.2\nphases:\n  build:\n    commands:\n"
+            "      - mkdir -p out && tr a-z A-Z < greeting.txt > out/greeting.txt\n"
+            "artifacts:\n  base-directory: out\n  files:\n    - '**/*'\n")},
+        sourceVersion="not-a-real-version",
+        artifacts={"type": "S3", "location": own, "name": "standalone.zip"},
+        environment={"type": "LINUX_CONTAINER", "image": "aws/codebuild/standard:7.0",
+                     "computeType": "BUILD_GENERAL1_SMALL"})
+    site = make_bucket(aws, versioned=False)
+    deploy = action("Deploy", "Deploy", "S3", {"BucketName": site, "Extract": "true"},
+                    inputs=["Built"])
+    cp = aws("codepipeline")
+    name = unique("own-artifacts")
+    cp.create_pipeline(pipeline=declaration(name, role, store, [
+        ("Source", [s3_source(source)]),
+        ("Build", [action("Build", "Build", "CodeBuild", {"ProjectName": project},
+                          inputs=["SourceOutput"], outputs=["Built"])]),
+        ("Deploy", [deploy])]))
+    assert wait_for_execution(cp, name, latest_execution_id(cp, name)) == "Succeeded"
+    body = aws("s3").get_object(Bucket=site, Key="greeting.txt")["Body"].read()
+    assert body.strip() == b"HI"
+    assert "Contents" not in aws("s3").list_objects_v2(Bucket=own)  # nothing went to the project's own place

@@ -139,7 +139,14 @@ class CodeBuildResponses(JsonService):
         """
         backend = self.backends.get(account_id, region)
         project = copy.deepcopy(backend.get_project(project_name))
+        # As on AWS, a pipeline build takes its sources from, and gives its artifacts to, the
+        # pipeline, whatever the project says (a project may also build on its own from S3).
         project["source"]["type"] = "CODEPIPELINE"
+        project.pop("sourceVersion", None)
+        project["artifacts"] = {**project.get("artifacts", {}), "type": "CODEPIPELINE"}
+        project["secondaryArtifacts"] = [
+            {**a, "type": "CODEPIPELINE"} for a in project.get("secondaryArtifacts", [])
+        ]
         params = {"environmentVariablesOverride": environment_variables or []}
         pipeline = PipelineContext(pipeline_name, inputs, outputs, primary_source)
         return self._launch(backend, project, params, f"codepipeline/{pipeline_name}", pipeline)
