@@ -38,9 +38,9 @@ test: setup
 	$(PYTEST)
 	$(PYTEST) --nbval notebooks/ --nbval-sanitize-with tests/nbval_sanitize.cfg -p no:cacheprovider
 
-# Each chapter on its own and twice in a row, with the exercises solved (slow).
+# Each chapter on its own and twice in a row, with the exercises solved, and a whole `labkit run` (slow).
 test-full: setup
-	$(PYTEST) -m full tests/test_course.py
+	$(PYTEST) -m full tests/test_course.py tests/test_runner_series.py
 
 # Re-execute the chapters in place against a fresh emulator: nbval's reference outputs.
 notebooks: setup
