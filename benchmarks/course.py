@@ -29,5 +29,7 @@ def measure(chapters: str | None = None) -> dict:
         summary = json.loads(summary_file.read_text())
     rows = {c["chapter"]: {"seconds": c["seconds"], "status": c["status"]}
             for c in summary["chapters"]}
-    return {"chapters": rows, "series_seconds": round(seconds, 1), "exit_code": done.returncode,
+    # `labkit run` also tears the lab down after the last chapter: series = chapters + teardown.
+    return {"chapters": rows, "chapters_seconds": round(sum(r["seconds"] for r in rows.values()), 1),
+            "series_seconds": round(seconds, 1), "exit_code": done.returncode,
             "emulator_memory_mb": {"idle": idle_mb, "after_course": after_mb}}
