@@ -33,7 +33,11 @@ def free_port() -> int:
 def own_emulator() -> Iterator[emulator_control.EmulatorInfo]:
     """A fresh emulator on a free port with a temp state dir; stopped and removed afterwards."""
     state_dir = Path(tempfile.mkdtemp(prefix="labkit-bench-"))
-    info = emulator_control.start(state_dir, free_port())
+    try:
+        info = emulator_control.start(state_dir, free_port())
+    except BaseException:
+        shutil.rmtree(state_dir, ignore_errors=True)
+        raise
     try:
         yield info
     finally:
