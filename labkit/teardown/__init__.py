@@ -8,6 +8,8 @@ the job; nothing without the lab's tag or prefix is touched.
 
 from __future__ import annotations
 
+import sys
+import types
 from dataclasses import dataclass, field
 
 from botocore.exceptions import ClientError
@@ -236,3 +238,13 @@ class _CallableModule(__import__("types").ModuleType):
 
 
 __import__("sys").modules[__name__].__class__ = _CallableModule
+
+
+class _CallableModule(types.ModuleType):
+    """Lets `labkit.teardown(lab)` call teardown() while `labkit.teardown.core` stays a package."""
+
+    def __call__(self, *args, **kwargs):
+        return teardown(*args, **kwargs)
+
+
+sys.modules[__name__].__class__ = _CallableModule
