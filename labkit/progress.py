@@ -52,13 +52,15 @@ class WaitTimedOut(TimeoutError):
 
 
 def poll(check: Callable[[], object], timeout: float, interval: float = 0.5,
-         what: str = "the operation") -> object:
-    """Call `check` until it returns something truthy; raise WaitTimedOut after `timeout` s."""
+         what: str = "the operation", last_state: Callable[[], str] | None = None) -> object:
+    """Call `check` until it returns something truthy; raise WaitTimedOut after `timeout` s,
+    naming `what` and, when `last_state` is given, the state it was last seen in."""
     deadline = time.monotonic() + timeout
     while True:
         result = check()
         if result:
             return result
         if time.monotonic() > deadline:
-            raise WaitTimedOut(f"Gave up waiting for {what} after {timeout:.0f} s.")
+            seen = f" It was last seen {last_state()}." if last_state else ""
+            raise WaitTimedOut(f"Gave up waiting for {what} after {timeout:.0f} s.{seen}")
         time.sleep(interval)

@@ -62,3 +62,16 @@ def test_wait_for_approval_then_execution_and_state_table(lab, aws, capsys):
     assert out == ["Approval Approval/Approve: waiting for a decision",
                    f"Pipeline {name}: Succeeded"]
     assert json.dumps(execution, default=str)
+
+
+def test_a_timed_out_wait_names_the_resource_and_its_last_state():
+    from labkit.progress import WaitTimedOut, poll
+
+    try:
+        poll(lambda: None, timeout=0.05, interval=0.01, what="build demo:1",
+             last_state=lambda: "in phase BUILD (IN_PROGRESS)")
+    except WaitTimedOut as exc:
+        assert str(exc) == ("Gave up waiting for build demo:1 after 0 s. "
+                            "It was last seen in phase BUILD (IN_PROGRESS).")
+    else:
+        raise AssertionError("poll did not time out")

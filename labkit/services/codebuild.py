@@ -17,13 +17,17 @@ def get_build(lab, build_id: str) -> dict:
 def wait_for_build(lab, build_id: str, timeout: float = 1800) -> dict:
     """Follow a build phase by phase until it completes; return the final build."""
     with Progress(len(PHASES), f"Build {build_id}", unit="phase") as bar:
+        seen = {"state": "not yet started"}
+
         def complete():
             build = get_build(lab, build_id)
             phase = build.get("currentPhase", "SUBMITTED")
+            seen["state"] = f"in phase {phase} ({build.get('buildStatus')})"
             bar.update(PHASES.index(phase) if phase in PHASES else 0, phase)
             return build if build.get("buildComplete") else None
 
-        build = poll(complete, timeout, interval=0.5, what=f"build {build_id}")
+        build = poll(complete, timeout, interval=0.5, what=f"build {build_id}",
+                     last_state=lambda: seen["state"])
         bar.done(build["buildStatus"])
     return build
 

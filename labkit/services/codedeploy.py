@@ -20,7 +20,8 @@ def wait_for_deployment(lab, deployment_id: str, timeout: float = 1800) -> dict:
                                   + overview.get("Skipped", 0)) / total), info["status"])
             return info if info["status"] in FINAL else None
 
-        info = poll(finished, timeout, what=f"deployment {deployment_id}")
+        info = poll(finished, timeout, what=f"deployment {deployment_id}",
+                    last_state=lambda: _describe(client, deployment_id))
         bar.done(info["status"])
     return info
 
@@ -128,3 +129,9 @@ def failed_events(lab, deployment_id: str) -> pd.DataFrame:
                                  "script": diagnostics.get("scriptName"),
                                  "logTail": (diagnostics.get("logTail") or "").strip()})
     return pd.DataFrame(rows, columns=["host", "event", "errorCode", "script", "logTail"])
+
+
+def _describe(client, deployment_id: str) -> str:
+    info = client.get_deployment(deploymentId=deployment_id)["deploymentInfo"]
+    overview = ", ".join(f"{k} {v}" for k, v in (info.get("deploymentOverview") or {}).items() if v)
+    return f"{info['status']}" + (f" (instances: {overview})" if overview else "")

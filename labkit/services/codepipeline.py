@@ -36,7 +36,10 @@ def wait_for_execution(lab, pipeline: str, execution_id: str | None = None,
             bar.update(done, status)
             return record["pipelineExecution"] if status in FINAL else None
 
-        execution = poll(finished, timeout, what=f"pipeline {pipeline}")
+        execution = poll(finished, timeout, what=f"pipeline {pipeline}",
+                         last_state=lambda: "with stages " + ", ".join(
+                             f"{r['stage']}/{r['action']} {r['status']}"
+                             for r in state_table(lab, pipeline).to_dict("records")))
         bar.done(execution["status"])
     return execution
 
