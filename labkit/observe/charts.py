@@ -11,19 +11,10 @@ import pandas as pd
 from matplotlib.dates import DateFormatter
 from matplotlib.figure import Figure
 
+from labkit.aws_names import CODEBUILD_PHASES
+
 matplotlib.rcParams.setdefault("figure.dpi", 100)
-PHASE_ORDER = [
-    "SUBMITTED",
-    "QUEUED",
-    "PROVISIONING",
-    "DOWNLOAD_SOURCE",
-    "INSTALL",
-    "PRE_BUILD",
-    "BUILD",
-    "POST_BUILD",
-    "UPLOAD_ARTIFACTS",
-    "FINALIZING",
-]
+PHASE_ORDER = list(CODEBUILD_PHASES[:-1])  # COMPLETED has no duration to draw
 STATUS_COLOURS = {
     "SUCCEEDED": "tab:green",
     "Succeeded": "tab:green",

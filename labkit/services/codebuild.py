@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pandas as pd
 
+from labkit.aws_names import CODEBUILD_PHASES
 from labkit.progress import Progress, poll
 
-PHASES = ["SUBMITTED", "QUEUED", "PROVISIONING", "DOWNLOAD_SOURCE", "INSTALL", "PRE_BUILD",
-          "BUILD", "POST_BUILD", "UPLOAD_ARTIFACTS", "FINALIZING", "COMPLETED"]
+PHASES = list(CODEBUILD_PHASES)
 
 
 def get_build(lab, build_id: str) -> dict:

@@ -7,6 +7,7 @@ import uuid
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 
+from labkit.aws_names import CODEBUILD_PHASES
 from labkit.emulator.codebuild import projects as project_rules
 from labkit.emulator.codebuild.exceptions import (
     InvalidInputException,
@@ -14,19 +15,7 @@ from labkit.emulator.codebuild.exceptions import (
     ResourceNotFoundException,
 )
 
-PHASE_ORDER = (
-    "SUBMITTED",
-    "QUEUED",
-    "PROVISIONING",
-    "DOWNLOAD_SOURCE",
-    "INSTALL",
-    "PRE_BUILD",
-    "BUILD",
-    "POST_BUILD",
-    "UPLOAD_ARTIFACTS",
-    "FINALIZING",
-    "COMPLETED",
-)
+PHASE_ORDER = CODEBUILD_PHASES
 
 
 def utcnow() -> datetime:
