@@ -7,8 +7,8 @@ import os
 import subprocess
 import tempfile
 
-from labkit.emulator.codecommit.identity import default_arn
 from labkit.emulator.codecommit.models import GitHost
+from labkit.emulator.identity import default_arn
 
 log = logging.getLogger("labkit.emulator.codecommit.git")
 PREFIX = "/v1/repos/"

@@ -7,8 +7,8 @@ import binascii
 
 from labkit.emulator.codecommit import exceptions as exc
 from labkit.emulator.codecommit.git_repo import MODE_BITS, MODE_NAMES
-from labkit.emulator.codecommit.identity import user_name
 from labkit.emulator.codecommit.pullrequests import PullRequest, PullRequestBook
+from labkit.emulator.identity import user_name
 
 OPTIONS = {"FAST_FORWARD_MERGE", "SQUASH_MERGE", "THREE_WAY_MERGE"}
 

@@ -18,7 +18,6 @@ from labkit.emulator.codecommit.files import (
     normalise_path,
 )
 from labkit.emulator.codecommit.git_http import GitHttpApp
-from labkit.emulator.codecommit.identity import caller_arn, user_name
 from labkit.emulator.codecommit.merges import (
     merge_branches,
     merge_conflicts,
@@ -29,6 +28,7 @@ from labkit.emulator.codecommit.models import CodeCommitBackend, GitHost, Reposi
 from labkit.emulator.codecommit.paging import page, page_size
 from labkit.emulator.codecommit.pullrequests import PullRequestBook
 from labkit.emulator.codecommit.triggers import run_trigger_test, validate_triggers
+from labkit.emulator.identity import caller_arn, user_name
 from labkit.emulator.json_api import JsonService, ValidationException
 
 REPOSITORIES_PAGE = 1000  # ListRepositories returns at most this many names per call, as AWS

@@ -25,11 +25,8 @@ from labkit.emulator.codepipeline.models import CodePipelineBackend, Pipeline, n
 from labkit.emulator.codepipeline.state import action_execution_details, pipeline_state
 from labkit.emulator.codepipeline.triggers import PipelineTriggers
 from labkit.emulator.codepipeline.validation import normalise_and_validate
+from labkit.emulator.identity import caller_arn
 from labkit.emulator.json_api import JsonService
-
-
-def caller_arn(ctx) -> str:
-    return f"arn:aws:iam::{ctx.account_id}:user/labkit-learner"
 
 
 def paginate(items: list, params: dict, default_size: int = 100) -> tuple[list, str | None]:
