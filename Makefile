@@ -36,7 +36,7 @@ run: setup
 
 test: setup
 	$(PYTEST)
-	$(PYTEST) --nbval notebooks/ --nbval-sanitize-with tests/nbval_sanitize.cfg -p no:cacheprovider
+	$(PYTEST) --nbval notebooks/[0-9][0-9]-*.ipynb --nbval-sanitize-with tests/nbval_sanitize.cfg -p no:cacheprovider
 
 # Each chapter on its own and twice in a row, with the exercises solved, and a whole `labkit run` (slow).
 test-full: setup

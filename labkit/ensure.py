@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 
 import pandas as pd
 
 from labkit.names import CourseNames, course_names
-from labkit.services import codebuild, codecommit, codedeploy, hosts, iam, s3
+from labkit.services import codebuild, codecommit, codedeploy, codepipeline, hosts, iam, s3
 
 HOST_COUNT = 3
 
@@ -72,6 +73,8 @@ def _role_step(role: str, service: str, policy: Callable) -> Callable:
 
 codebuild_role = _role_step("codebuild_role", "codebuild.amazonaws.com", iam.codebuild_policy)
 codedeploy_role = _role_step("codedeploy_role", "codedeploy.amazonaws.com", iam.codedeploy_policy)
+codepipeline_role = _role_step("codepipeline_role", "codepipeline.amazonaws.com", iam.codepipeline_policy)
+events_role = _role_step("events_role", "events.amazonaws.com", iam.events_policy)
 
 
 def build_project(lab, names: CourseNames) -> str:
@@ -131,14 +134,74 @@ def deployment_group(lab, names: CourseNames) -> str:
                                               role_arn, names.hosts_tag)
 
 
+def pipeline_build_project(lab, names: CourseNames) -> str:
+    """Chapter 04's build project for the pipeline (source and artifacts of type CODEPIPELINE)."""
+    client = lab.client("codebuild")
+    if client.batch_get_projects(names=[names.pipeline_build_project])["projects"]:
+        return "exists"
+    role_arn = lab.client("iam").get_role(RoleName=names.codebuild_role)["Role"]["Arn"]
+    definition = codebuild.pipeline_project_definition(lab, names, role_arn)
+    iam.retry_while_role_propagates(lab, lambda: codebuild.ensure_project(lab, definition))
+    return "created"
+
+
+def pipeline(lab, names: CourseNames) -> str:
+    """Chapter 04's pipeline, Source → Build → Deploy; a new one runs once, and this waits for it."""
+    client = lab.client("codepipeline")
+    try:
+        client.get_pipeline(name=names.pipeline)
+        return "exists"
+    except client.exceptions.PipelineNotFoundException:
+        pass
+    role_arn = lab.client("iam").get_role(RoleName=names.codepipeline_role)["Role"]["Arn"]
+    definition = codepipeline.pipeline_definition(names, role_arn)
+    iam.retry_while_role_propagates(lab, lambda: codepipeline.ensure_pipeline(lab, definition))
+    first = codepipeline.wait_for_execution(lab, names.pipeline)
+    if first["status"] != "Succeeded":
+        raise RuntimeError(f"The catch-up pipeline's first execution ended {first['status']}: "
+                           f"see codepipeline.state_table(lab, {names.pipeline!r}).")
+    return "created"
+
+
+def source_rule(lab, names: CourseNames) -> str:
+    """Chapter 04's EventBridge rule: a push to main starts the pipeline."""
+    events = lab.client("events")
+    try:
+        events.describe_rule(Name=names.source_rule)
+        return "exists"
+    except events.exceptions.ResourceNotFoundException:
+        pass
+    role_arn = lab.client("iam").get_role(RoleName=names.events_role)["Role"]["Arn"]
+    events.put_rule(Name=names.source_rule, EventPattern=json.dumps(codepipeline.source_rule_pattern(names)),
+                    Description="A push to main starts the pipeline", Tags=lab.tags.as_list())
+    events.put_targets(Rule=names.source_rule, Targets=[{
+        "Id": "pipeline", "Arn": names.arn("codepipeline", names.pipeline), "RoleArn": role_arn}])
+    return "created"
+
+
 BUILD_STEPS = [repository_with_app, artifact_bucket, log_level_parameter, codebuild_role, build_project]
 DEPLOY_STEPS = [web_hosts, codedeploy_role, codedeploy_application, deployment_group]
+PIPELINE_STEPS = [codepipeline_role, pipeline_build_project, pipeline, events_role, source_rule]
+# Part 2 starts from the end of part 1: the pipeline of chapter 04, started by a push.
+PART_ONE = [*BUILD_STEPS, *DEPLOY_STEPS, *PIPELINE_STEPS]
 STEPS: dict[str, list[Callable]] = {
     "00": [],
     "01": [],
     "02": [repository_with_app],
     "03": [*BUILD_STEPS, successful_build],
     "04": [*BUILD_STEPS, *DEPLOY_STEPS],
+    # chapter 05
+    "05": [*PART_ONE],
+    # chapter 06
+    "06": [*PART_ONE],
+    # chapter 07
+    "07": [*PART_ONE],
+    # chapter 08
+    "08": [*PART_ONE],
+    # chapter 09
+    "09": [*PART_ONE],
+    # chapter 10: nothing to catch up; it deletes what is there
+    "10": [],
 }
 
 

@@ -51,5 +51,16 @@ def test_every_chapter_is_idempotent_and_later_chapters_find_their_resources(emu
                 {"Name": "tag:Name", "Values": [names.hosts_tag]},
                 {"Name": "instance-state-name", "Values": ["running"]}])["Reservations"]
             assert sum(len(r["Instances"]) for r in running) == 3
+
+            part_two = lab.ensure("05")
+            made = dict(zip(part_two["step"], part_two["result"], strict=True))
+            assert made["pipeline"] == made["source rule"] == "created"
+            assert made["build project"] == "exists"
+            assert set(lab.ensure("06")["result"]) == {"exists"}
+            executions = lab.client("codepipeline").list_pipeline_executions(
+                pipelineName=names.pipeline)["pipelineExecutionSummaries"]
+            assert [e["status"] for e in executions] == ["Succeeded"]
+            assert lab.client("events").list_targets_by_rule(Rule=names.source_rule)["Targets"][0]["Arn"] \
+                == names.arn("codepipeline", names.pipeline)
         finally:
             terminate_lab_instances(lab)

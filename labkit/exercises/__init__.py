@@ -130,13 +130,27 @@ class BoundExercise:
         return f"<exercise {self.exercise.chapter}/{self.exercise.name}: .check() .hint() .solution()>"
 
 
-CHAPTER_MODULES = {"00": "ch00", "01": "ch01", "02": "ch02", "03": "ch03", "04": "ch04"}
-
-
 def exercises_of(chapter: str) -> dict[str, Exercise]:
-    """The chapter's exercises by name."""
-    module = importlib.import_module(f"labkit.exercises.{CHAPTER_MODULES[chapter]}")
+    """The chapter's exercises by name (module labkit.exercises.chNN)."""
+    chapter = str(chapter).zfill(2)[:2]
+    try:
+        module = importlib.import_module(f"labkit.exercises.ch{chapter}")
+    except ModuleNotFoundError as exc:
+        raise ValueError(f"Chapter {chapter!r} has no exercises (no module labkit.exercises.ch{chapter}).") from exc
     return {e.name: e for e in module.EXERCISES}
+
+
+def finish_chapter(lab, chapter: str) -> None:
+    """A chapter's last cell: record that the learner reached the end (the workshop dashboard reads it)."""
+    chapter = str(chapter).zfill(2)[:2]
+    learner = learner_name(lab)
+    path = progress_file(lab.state_dir, learner)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    record = {"learner": learner, "chapter": chapter, "event": "chapter-finished",
+              "time": datetime.now(timezone.utc).isoformat(timespec="seconds")}
+    with path.open("a", encoding="utf-8") as out:
+        out.write(json.dumps(record) + "\n")
+    print(f"Chapter {chapter} finished.")
 
 
 def for_chapter(chapter: str, lab) -> SimpleNamespace:
