@@ -456,3 +456,30 @@ def test_what_cannot_be_deleted_is_listed_as_left_and_the_exit_code_says_so(conn
     s3.put_object_legal_hold(Bucket=locked, Key="evidence.txt", VersionId=version,
                              LegalHold={"Status": "OFF"})
     assert teardown(lab).ok
+
+
+def test_untaggable_things_the_helpers_make_are_in_the_ledger_and_torn_down(connect, emulator):
+    from labkit.observe import dashboards
+
+    lab = connect(new_prefix())
+    logs = lab.client("logs")
+    # Names that do not start with the prefix: only the ledger can say they are the lab's.
+    dashboards.put_dashboard(lab, "course-overview-" + lab.prefix, [])
+    policy = f"{lab.prefix}-events-to-logs"
+    ledger.record(lab, "logs", "logs resource policy", policy)
+    logs.put_resource_policy(policyName=policy, policyDocument=policy_doc())
+    stranger = f"not-{lab.prefix}-policy"
+    logs.put_resource_policy(policyName=stranger, policyDocument=policy_doc())
+    try:
+        kinds = {(r.kind, r.name) for r in find_lab_resources(lab)[0]}
+        assert ("cloudwatch dashboard", "course-overview-" + lab.prefix) in kinds
+        assert ("logs resource policy", policy) in kinds
+        assert ("logs resource policy", stranger) not in kinds
+        report = teardown(lab)
+        assert report.ok, report.leftovers
+        left = {p["policyName"] for p in logs.describe_resource_policies()["resourcePolicies"]}
+        assert policy not in left and stranger in left
+        dashboards_left = lab.client("cloudwatch").list_dashboards()["DashboardEntries"]
+        assert "course-overview-" + lab.prefix not in {d["DashboardName"] for d in dashboards_left}
+    finally:
+        logs.delete_resource_policy(policyName=stranger)

@@ -85,6 +85,10 @@ def course_widgets(
 
 def put_dashboard(lab, name: str, widgets: list[dict]) -> dict:
     """Create or replace the dashboard; returns PutDashboard's answer (validation messages)."""
+    from labkit import ledger
+
+    # Dashboards take no tags: the ledger is how teardown knows this one is the lab's.
+    ledger.record(lab, "cloudwatch", "cloudwatch dashboard", name)
     answer = lab.client("cloudwatch").put_dashboard(
         DashboardName=name, DashboardBody=json.dumps({"widgets": widgets})
     )

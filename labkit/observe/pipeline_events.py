@@ -9,6 +9,7 @@ from datetime import datetime, timedelta
 
 import pandas as pd
 
+from labkit import ledger
 from labkit.observe.logs import search_logs
 
 PIPELINE_EVENT = "CodePipeline Pipeline Execution State Change"
@@ -31,11 +32,13 @@ def route_pipeline_events(
     rule = rule or f"{lab.prefix}-pipeline-events"
     logs, events = lab.client("logs"), lab.client("events")
     try:
-        logs.create_log_group(logGroupName=group)
+        logs.create_log_group(logGroupName=group, tags=lab.tags.as_dict())
     except logs.exceptions.ResourceAlreadyExistsException:
         pass
     group_arn = f"arn:aws:logs:{lab.region}:{lab.account_id}:log-group:{group}"
     # EventBridge may write to the group only if the group's resource policy lets it.
+    # Resource policies take no tags: the ledger is how teardown knows this one is the lab's.
+    ledger.record(lab, "logs", "logs resource policy", f"{lab.prefix}-events-to-logs")
     logs.put_resource_policy(
         policyName=f"{lab.prefix}-events-to-logs",
         policyDocument=json.dumps(

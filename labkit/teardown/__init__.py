@@ -58,6 +58,7 @@ from labkit.teardown.monitoring import (
     find_dashboards,
     find_event_rules,
     find_log_groups,
+    find_log_resource_policies,
 )
 
 # Dependency order: what uses a thing goes before it. Stacks first (they delete their own
@@ -89,6 +90,7 @@ FINDERS = (
     find_parameters,
     find_secrets,
     find_log_groups,
+    find_log_resource_policies,
     find_instance_profiles,
     find_roles,
     find_policies,

@@ -53,6 +53,18 @@ def find_log_groups(ctx: FindContext) -> list[Resource]:
     return found
 
 
+def find_log_resource_policies(ctx: FindContext) -> list[Resource]:
+    """Account-wide CloudWatch Logs resource policies (e.g. EventBridge → log group); untaggable."""
+    logs = ctx.client("logs")
+    found = []
+    for policy in logs.describe_resource_policies().get("resourcePolicies", []):
+        name = policy["policyName"]
+        if ctx.owns("logs resource policy", name):
+            found.append(Resource("logs resource policy", name,
+                                  lambda n=name: logs.delete_resource_policy(policyName=n)))
+    return found
+
+
 def find_event_rules(ctx: FindContext) -> list[Resource]:
     events = ctx.client("events")
     found = []
