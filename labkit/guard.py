@@ -87,6 +87,17 @@ class SandboxGuard:
         client.meta.events.register("before-parameter-build", before_parameter_build,
                                     unique_id="labkit-sandbox-guard")
 
+    def attach_to_session(self, session) -> None:
+        """Check every call of every client `session` makes from now on (boto3 or botocore)."""
+        events = session.events if hasattr(session, "events") else session.get_component("event_emitter")
+        events.register("before-sign", self.before_sign, unique_id="labkit-sandbox-guard-session")
+
+    def before_sign(self, operation_name: str, region_name: str | None, signing_name: str | None = None,
+                    **_kwargs) -> None:
+        """A botocore `before-sign` handler: the client's own region, before anything is sent."""
+        # The signing name is the service's name as the guard knows it (iam, sts, s3, logs...).
+        self.check(signing_name or "", operation_name, region_name)
+
 
 def guard_for_lab(lab) -> SandboxGuard:
     """The guard of an aws-backend lab: its allow-listed accounts, and its regions."""

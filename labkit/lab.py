@@ -11,10 +11,10 @@ import boto3
 from botocore.config import Config
 from botocore.exceptions import ClientError, NoCredentialsError, ProfileNotFound
 
-from labkit import emulator_control
+from labkit import cli_guard, emulator_control
 from labkit.config import LabConfig, load_config
 from labkit.errors import LabkitError
-from labkit.guard import attach_guard, check_sandbox_account
+from labkit.guard import attach_guard, check_sandbox_account, guard_for_lab
 from labkit.tags import LabTags
 
 # The emulator ignores signatures; these dummy keys keep real credentials out of local labs.
@@ -119,6 +119,7 @@ def connect(
 
 
 def _connect_local(config: LabConfig) -> Lab:
+    cli_guard.switch_off()  # a kernel that used the aws backend before: the emulator needs no guard
     info = emulator_control.start(config.state_dir, config.port)
     # Exported so that `!aws ...` cells, git and other subprocesses reach the emulator too.
     os.environ.update({
@@ -159,6 +160,9 @@ def _connect_aws(config: LabConfig) -> Lab:
     except ClientError as exc:
         raise LabkitError(f"AWS refused the credentials: {exc}") from None
     check_sandbox_account(account_id, config.sandbox_accounts)
+    # Clients made straight from lab.session, and `!aws` cells, obey the same guard.
+    guard_for_lab(lab).attach_to_session(session)
+    cli_guard.switch_on(config.state_dir)
     os.environ["AWS_DEFAULT_REGION"] = config.region
     return lab
 

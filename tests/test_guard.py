@@ -3,6 +3,12 @@ change or delete runs outside the allow-listed account and regions; read-only ca
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+import uuid
+from pathlib import Path
+
 import boto3
 import pytest
 from moto import mock_aws
@@ -136,3 +142,70 @@ def test_the_local_backend_has_no_guard(lab):
     lab.client("sqs").create_queue(QueueName=lab.name("guard-free"))
     lab.client("sqs").delete_queue(QueueUrl=lab.client("sqs").get_queue_url(
         QueueName=lab.name("guard-free"))["QueueUrl"])
+
+
+def test_clients_made_straight_from_the_session_obey_the_guard(moto, monkeypatch, tmp_path):
+    monkeypatch.setenv("LABKIT_STATE_DIR", str(tmp_path / "state"))
+    monkeypatch.setenv("LABKIT_SANDBOX_ACCOUNTS", MOTO_ACCOUNT)
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "mine.cfg"))
+    (tmp_path / "mine.cfg").write_text("[profile work]\nregion = eu-west-1\n")
+    lab = labkit.connect(backend="aws", region="us-east-1")
+    direct = lab.session.client("sqs", region_name="eu-west-1")  # not through lab.client()
+    with pytest.raises(SandboxRefused, match="eu-west-1"):
+        direct.create_queue(QueueName="guarded-queue")
+    assert direct.list_queues().get("QueueUrls", []) == []
+    lab.session.client("sqs").create_queue(QueueName="guarded-queue")  # the lab's region: allowed
+    # `!aws` cells: the CLI now reads a copy of the learner's config that loads the guard plugin.
+    from labkit import cli_guard
+
+    config_file = os.environ["AWS_CONFIG_FILE"]
+    assert cli_guard.is_labkit_cli_config(config_file) and os.environ[cli_guard.ACTIVE_ENV] == "1"
+    text = Path(config_file).read_text()
+    assert "[profile work]" in text and cli_guard.PLUGIN_LINE in text
+    cli_guard.switch_off()
+    assert os.environ["AWS_CONFIG_FILE"] == str(tmp_path / "mine.cfg")
+    assert cli_guard.ACTIVE_ENV not in os.environ
+
+
+def test_an_existing_plugins_section_is_joined_not_repeated(tmp_path):
+    from labkit import cli_guard
+
+    mine = tmp_path / "config"
+    mine.write_text("[default]\nregion = us-east-1\n[plugins]\nother = some.plugin\n")
+    text = cli_guard.write_cli_config(tmp_path / "state", mine).read_text()
+    assert text.count("[plugins]") == 1 and "other = some.plugin" in text
+    assert cli_guard.PLUGIN_LINE in text
+
+
+def aws_cli(emulator, config_file: Path, tmp_path: Path, allowed: str, *args: str):
+    env = {**os.environ, "AWS_CONFIG_FILE": str(config_file), "LABKIT_CLI_GUARD": "1",
+           "LABKIT_SANDBOX_ACCOUNTS": allowed, "AWS_ENDPOINT_URL": emulator.url,
+           "AWS_ACCESS_KEY_ID": "labkit-local", "AWS_SECRET_ACCESS_KEY": "labkit-local-secret",
+           "AWS_DEFAULT_REGION": "us-east-1", "LABKIT_REGION": "us-east-1",
+           "LABKIT_STATE_DIR": str(tmp_path / "state")}
+    for name in ("AWS_PROFILE", "AWS_SESSION_TOKEN", "LABKIT_CONFIG", "LABKIT_SANDBOX_REGIONS"):
+        env.pop(name, None)
+    aws = str(Path(sys.executable).parent / "aws")
+    return subprocess.run([aws, *args], env=env, cwd=tmp_path, capture_output=True, text=True,
+                          timeout=120)
+
+
+def test_aws_cli_commands_are_guarded_by_the_plugin(emulator, aws, tmp_path):
+    """The real AWS CLI, loading labkit's plugin from the config connect() writes."""
+    from labkit import cli_guard
+
+    config_file = cli_guard.write_cli_config(tmp_path / "state", tmp_path / "none")
+    account = aws("sts").get_caller_identity()["Account"]
+    bucket = f"cli-guard-{uuid.uuid4().hex[:8]}"
+    refused = aws_cli(emulator, config_file, tmp_path, OTHER_ACCOUNT, "s3api", "create-bucket",
+                      "--bucket", bucket)
+    assert refused.returncode != 0
+    assert "s3:CreateBucket not run" in refused.stderr and account in refused.stderr
+    names = {b["Name"] for b in aws("s3").list_buckets()["Buckets"]}
+    assert bucket not in names, "the refused command never reached the emulator"
+    listed = aws_cli(emulator, config_file, tmp_path, OTHER_ACCOUNT, "s3api", "list-buckets")
+    assert listed.returncode == 0, listed.stderr  # reads pass
+    made = aws_cli(emulator, config_file, tmp_path, account, "s3api", "create-bucket",
+                   "--bucket", bucket)
+    assert made.returncode == 0, made.stderr
+    aws("s3").delete_bucket(Bucket=bucket)

@@ -33,9 +33,8 @@ def serve(state_dir: Path, port: int) -> int:
 
     from moto.moto_server.werkzeug_app import MotoRequestHandler
 
-    from labkit.emulator.authorization import ENFORCE_ENV, enforcing
-
     from labkit.emulator.app import EmulatorApp
+    from labkit.emulator.authorization import ENFORCE_ENV, enforcing
     from labkit.emulator.runtime import EmulatorRuntime
 
     runtime = EmulatorRuntime(state_dir, port, HOST)
