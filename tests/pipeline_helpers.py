@@ -29,7 +29,8 @@ SERVICE_ACTIONS = {
                                 "secretsmanager:GetSecretValue", "codebuild:*Report*",
                                 "codebuild:BatchPutTestCases"],
     "codedeploy.amazonaws.com": ["ec2:Describe*", "autoscaling:*", "elasticloadbalancing:*",
-                                 "tag:GetResources", "sns:Publish", "cloudwatch:DescribeAlarms"],
+                                 "tag:GetResources", "sns:Publish", "cloudwatch:DescribeAlarms",
+                                 "ec2:RunInstances", "ec2:CreateTags", "iam:PassRole"],
     "events.amazonaws.com": ["codepipeline:StartPipelineExecution"],
 }
 

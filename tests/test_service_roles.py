@@ -9,7 +9,8 @@ import textwrap
 import zipfile
 
 import pytest
-from bundles import Fleet, events_of
+from bundles import Fleet, events_of, wait_for_deployment, wait_until
+from elb_helpers import Balancer
 from pipeline_helpers import make_bucket, make_instance_profile, make_role, unique
 from test_codebuild import context, environment, log_text, phases, run
 
@@ -405,3 +406,74 @@ def test_the_course_roles_deploy_with_their_least_privilege_policies(aws, emulat
             assert deployment["deploymentOverview"]["Succeeded"] == 2
         finally:
             terminate_lab_instances(lab)
+
+
+def test_trigger_notifications_need_sns_publish_on_their_topic(aws, emulator):
+    sns, sqs = aws("sns"), aws("sqs")
+    queues = {}
+    for label in ("allowed", "denied"):
+        topic = sns.create_topic(Name=unique(f"cd-{label}"))["TopicArn"]
+        queue = sqs.create_queue(QueueName=unique(f"cd-{label}"))["QueueUrl"]
+        arn = sqs.get_queue_attributes(QueueUrl=queue, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+        sns.subscribe(TopicArn=topic, Protocol="sqs", Endpoint=arn)
+        queues[label] = (topic, queue)
+    role = make_role(aws, service=CODEDEPLOY, actions=["ec2:Describe*", "tag:GetResources"])
+    name = role.rsplit("/", 1)[1]
+    aws("iam").put_role_policy(RoleName=name, PolicyName="notify", PolicyDocument=policy(
+        allow("sns:Publish", queues["allowed"][0])))
+    fleet = Fleet(aws, emulator, 1)
+    try:
+        fleet.create_group(role, triggerConfigurations=[
+            {"triggerName": label, "triggerTargetArn": topic,
+             "triggerEvents": ["DeploymentStart", "DeploymentSuccess"]}
+            for label, (topic, _queue) in queues.items()])
+        assert fleet.deploy_and_wait(tiny_revision(aws))["status"] == "Succeeded"
+        got = []
+
+        def both_arrived():
+            got.extend(sqs.receive_message(QueueUrl=queues["allowed"][1], MaxNumberOfMessages=10,
+                                           WaitTimeSeconds=1).get("Messages", []))
+            return len(got) >= 2
+
+        wait_until(both_arrived, 30, "the allowed topic's two notifications")
+        # Both triggers fire at the same moments: the allowed one has delivered, the other never will.
+        assert sqs.receive_message(QueueUrl=queues["denied"][1], MaxNumberOfMessages=10).get("Messages") is None
+    finally:
+        fleet.terminate()
+
+
+def test_copying_the_auto_scaling_group_needs_pass_role_for_its_instance_profile(aws, emulator):
+    ec2, scaling, cd = aws("ec2"), aws("autoscaling"), aws("codedeploy")
+    profile = make_instance_profile(aws)
+    name = unique("roles-asg")
+    ec2.create_launch_template(LaunchTemplateName=name, LaunchTemplateData={
+        "ImageId": "ami-12c6146b", "InstanceType": "t3.micro", "IamInstanceProfile": {"Name": profile}})
+    scaling.create_auto_scaling_group(AutoScalingGroupName=name, MinSize=1, MaxSize=1, DesiredCapacity=1,
+                                      LaunchTemplate={"LaunchTemplateName": name, "Version": "$Latest"},
+                                      AvailabilityZones=["us-east-1a"])
+    balancer = Balancer(aws, emulator, delay=0)
+    role = make_role(aws, service=CODEDEPLOY, actions=[
+        "ec2:*", "autoscaling:*", "elasticloadbalancing:*", "tag:GetResources"])
+    app = unique("roles-bg")
+    cd.create_application(applicationName=app)
+    try:
+        cd.create_deployment_group(
+            applicationName=app, deploymentGroupName="bg", serviceRoleArn=role, autoScalingGroups=[name],
+            loadBalancerInfo={"targetGroupInfoList": [{"name": f"tg-{balancer.name}"}]},
+            deploymentStyle={"deploymentType": "BLUE_GREEN", "deploymentOption": "WITH_TRAFFIC_CONTROL"},
+            blueGreenDeploymentConfiguration={
+                "greenFleetProvisioningOption": {"action": "COPY_AUTO_SCALING_GROUP"},
+                "terminateBlueInstancesOnDeploymentSuccess": {"action": "TERMINATE",
+                                                              "terminationWaitTimeInMinutes": 0}})
+        deployment_id = cd.create_deployment(applicationName=app, deploymentGroupName="bg",
+                                             revision=tiny_revision(aws))["deploymentId"]
+        done = wait_for_deployment(cd, deployment_id)
+        assert done["status"] == "Failed"
+        assert done["errorInformation"]["code"] == "IAM_ROLE_PERMISSIONS"
+        denied = explain_denied(done["errorInformation"])
+        assert denied.action == "iam:PassRole" and profile in denied.resource
+        groups = [g["AutoScalingGroupName"] for g in scaling.describe_auto_scaling_groups()["AutoScalingGroups"]]
+        assert not any(g.startswith("CodeDeploy_bg_") for g in groups), "no green group was made"
+    finally:
+        scaling.delete_auto_scaling_group(AutoScalingGroupName=name, ForceDelete=True)
+        balancer.delete()

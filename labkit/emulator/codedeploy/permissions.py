@@ -55,7 +55,64 @@ def service_role_actions(settings: dict, region: str, account_id: str) -> list[t
             arn = f"arn:aws:elasticloadbalancing:{region}:{account_id}:loadbalancer/{elb.get('name', '')}"
             needed += [("elasticloadbalancing:RegisterInstancesWithLoadBalancer", arn),
                        ("elasticloadbalancing:DeregisterInstancesFromLoadBalancer", arn)]
+    needed += _green_fleet_actions(settings, region, account_id)
     return needed
+
+
+def _green_fleet_actions(settings: dict, region: str, account_id: str) -> list[tuple[str, str]]:
+    """Blue/green that copies the Auto Scaling group: CodeDeploy creates, tags and later deletes a
+    group, launches its instances and passes their instance profile's role to EC2."""
+    from labkit.emulator.codedeploy import bluegreen
+
+    if not bluegreen.is_blue_green(settings):
+        return []
+    config = settings.get("blueGreenDeploymentConfiguration") or {}
+    provisioning = ((config.get("greenFleetProvisioningOption") or {}).get("action")
+                    or "DISCOVER_EXISTING")
+    if provisioning != "COPY_AUTO_SCALING_GROUP":
+        return []
+    group_arn = f"arn:aws:autoscaling:{region}:{account_id}:autoScalingGroup:*:autoScalingGroupName/*"
+    needed = [("autoscaling:CreateAutoScalingGroup", group_arn),
+              ("autoscaling:UpdateAutoScalingGroup", group_arn),
+              ("autoscaling:CreateOrUpdateTags", group_arn),
+              ("autoscaling:DeleteAutoScalingGroup", group_arn),
+              ("ec2:RunInstances", "*"), ("ec2:CreateTags", "*")]
+    for name in settings.get("autoScalingGroups") or []:
+        role_arn = _launch_role_arn(account_id, region, name)
+        if role_arn:
+            needed.append(("iam:PassRole", role_arn))
+    return needed
+
+
+def _launch_role_arn(account_id: str, region: str, group_name: str) -> str | None:
+    """The role in the instance profile the Auto Scaling group launches its instances with."""
+    from moto.autoscaling.models import autoscaling_backends
+    from moto.iam.models import iam_backends
+
+    from labkit.emulator.codedeploy.bluegreen import _instance_profile_of
+
+    group = autoscaling_backends[account_id][region].autoscaling_groups.get(group_name)
+    profile = _instance_profile_of(group) if group is not None else None
+    if not profile:
+        return None
+    name = profile.get("Name") or (profile.get("Arn") or "").rsplit("/", 1)[-1]
+    for candidate in iam_backends[account_id]["global"].instance_profiles.values():
+        if candidate.name == name and candidate.roles:
+            return candidate.roles[0].arn
+    return None
+
+
+def may_publish(account_id: str, role_arn: str, topic_arn: str) -> str | None:
+    """Why the group's role may not publish a trigger's notification (None when it may)."""
+    if not enforcing():
+        return None
+    try:
+        authorize(account_id, role_arn, "sns:Publish", topic_arn, session=SESSION)
+    except RoleNotFound:
+        return f"the role {role_arn} does not exist"
+    except AccessDenied as denied:
+        return denied.message
+    return None
 
 
 def _target_group_arn(account_id: str, region: str, name: str) -> str:

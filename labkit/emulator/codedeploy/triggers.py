@@ -7,6 +7,7 @@ import logging
 from datetime import datetime, timezone
 
 from labkit.emulator.codedeploy import exceptions as errors
+from labkit.emulator.codedeploy import permissions
 
 log = logging.getLogger("labkit.emulator.codedeploy.triggers")
 MAX_TRIGGERS = 10
@@ -42,6 +43,12 @@ def notify(deployment, state: str, region: str, account_id: str, instance_id: st
     event, status = table[state]
     for trigger in deployment.group.settings.get("triggerConfigurations") or []:
         if event not in (trigger.get("triggerEvents") or []):
+            continue
+        # CodeDeploy publishes as the group's service role; AWS drops what the role may not send.
+        denied = permissions.may_publish(account_id, deployment.group.settings.get("serviceRoleArn", ""),
+                                         trigger["triggerTargetArn"])
+        if denied:
+            log.warning("trigger %s not sent: %s", trigger.get("triggerName"), denied)
             continue
         message = _message(deployment, trigger, status, region, account_id, instance_id)
         subject = f"{status}: AWS CodeDeploy {deployment.deployment_id} in {region} to {deployment.application}"
