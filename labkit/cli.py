@@ -176,6 +176,12 @@ def build_parser() -> argparse.ArgumentParser:
     check = commands.add_parser("doctor", help="check tools, emulator or credentials, sandbox, budget")
     doctor.add_arguments(check)
     check.set_defaults(func=doctor.run)
+
+    from labkit.workshop import commands as workshop_commands
+
+    workshop = commands.add_parser("workshop", help="instructor-led workshops: roster, progress, "
+                                                    "status, teardown, report")
+    workshop_commands.add_arguments(workshop)
     return parser
 
 

@@ -77,6 +77,14 @@ def read_progress(state_dir: Path, learner: str) -> list[dict]:
     return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
 
 
+def _store_record(lab, record: dict) -> None:
+    """On this machine (`<state_dir>/progress/`) and, when configured, in the workshop's store
+    (labkit.workshop.progress: a shared folder or an S3 bucket, one object per learner)."""
+    from labkit.workshop.progress import record_progress
+
+    record_progress(lab, record)
+
+
 class BoundExercise:
     """An exercise tied to a lab: the methods a learner calls."""
 
@@ -116,15 +124,12 @@ class BoundExercise:
 
     def _record(self, passed: bool) -> None:
         learner = learner_name(self.lab)
-        path = progress_file(self.lab.state_dir, learner)
-        path.parent.mkdir(parents=True, exist_ok=True)
         earlier = [r for r in read_progress(self.lab.state_dir, learner)
                    if r.get("chapter") == self.exercise.chapter and r.get("exercise") == self.exercise.name]
         record = {"learner": learner, "chapter": self.exercise.chapter, "exercise": self.exercise.name,
                   "passed": passed, "attempts": len(earlier) + 1,
                   "time": datetime.now(timezone.utc).isoformat(timespec="seconds")}
-        with path.open("a", encoding="utf-8") as out:
-            out.write(json.dumps(record) + "\n")
+        _store_record(self.lab, record)
 
     def __repr__(self) -> str:
         return f"<exercise {self.exercise.chapter}/{self.exercise.name}: .check() .hint() .solution()>"
@@ -144,12 +149,9 @@ def finish_chapter(lab, chapter: str) -> None:
     """A chapter's last cell: record that the learner reached the end (the workshop dashboard reads it)."""
     chapter = str(chapter).zfill(2)[:2]
     learner = learner_name(lab)
-    path = progress_file(lab.state_dir, learner)
-    path.parent.mkdir(parents=True, exist_ok=True)
     record = {"learner": learner, "chapter": chapter, "event": "chapter-finished",
               "time": datetime.now(timezone.utc).isoformat(timespec="seconds")}
-    with path.open("a", encoding="utf-8") as out:
-        out.write(json.dumps(record) + "\n")
+    _store_record(lab, record)
     print(f"Chapter {chapter} finished.")
 
 
