@@ -382,3 +382,23 @@ def test_the_runner_ignores_the_instructor_and_solutions_folders():
     found = find_chapters(REPO / "notebooks")
     assert found and all(p.parent == REPO / "notebooks" for p in found)
     assert (REPO / "notebooks" / "instructor" / "dashboard.ipynb").is_file()
+
+
+def test_a_learner_file_wins_over_a_chapters_default_parameters(tmp_path, monkeypatch):
+    accounts = tmp_path / "accounts.txt"
+    accounts.write_text("111122223333\n")
+    workshop = init_workshop(tmp_path / "ws", 8, "aws", "room", region="eu-west-1", accounts_file=accounts)
+    monkeypatch.setenv("LABKIT_CONFIG", str(workshop.folder / "learners" / "learner-07.toml"))
+    for name in ("LABKIT_PREFIX", "LABKIT_BACKEND", "LABKIT_REGION"):
+        monkeypatch.delenv(name, raising=False)
+    # What a chapter's parameters cell passes: BACKEND="local", REGION="us-east-1", PREFIX="labkit".
+    config = load_config(backend="local", region="us-east-1", prefix="labkit")
+    assert (config.backend, config.region, config.prefix) == ("aws", "eu-west-1", "room-07")
+    assert config.sandbox_accounts == ("111122223333",) and config.learner_id == "learner-07"
+    # A value the learner chose on purpose still wins.
+    assert load_config(prefix="room-07-b").prefix == "room-07-b"
+    # An ordinary labkit.toml (no [workshop] table) keeps the usual order: arguments first.
+    plain = tmp_path / "labkit.toml"
+    plain.write_text('[labkit]\nprefix = "mine"\n')
+    monkeypatch.setenv("LABKIT_CONFIG", str(plain))
+    assert load_config(prefix="labkit").prefix == "labkit"

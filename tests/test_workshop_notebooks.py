@@ -107,3 +107,27 @@ def test_the_solved_copy_of_chapter_00_runs(emulator, tmp_path, monkeypatch):
                                progress_bar=False, kernel_name="python3")
     printed = "".join(outputs(nbformat.read(out, as_version=4), "stream"))
     assert "Correct" in printed and "Chapter 00 finished." in printed
+
+
+@pytest.mark.slow
+def test_a_learner_runs_chapter_00_with_their_file_and_the_workshop_sees_it(emulator, tmp_path, monkeypatch):
+    import papermill
+
+    from labkit.notebook_refresh import headless_environment
+    from labkit.workshop import status as ws
+
+    workshop = init_workshop(tmp_path / "ws", 3, prefix_base="wsrun")
+    for key, value in headless_environment(emulator.state_dir, emulator.port).items():
+        monkeypatch.setenv(key, value)
+    for name in ("LABKIT_LEARNER", "LABKIT_PREFIX", "LABKIT_PROGRESS_STORE"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("LABKIT_CONFIG", str(workshop.folder / "learners" / "learner-02.toml"))
+    papermill.execute_notebook(str(NOTEBOOKS / "00-welcome.ipynb"), str(tmp_path / "00.ipynb"),
+                               parameters={"SOLVE_EXERCISES": True}, cwd=str(NOTEBOOKS),
+                               progress_bar=False, kernel_name="python3")
+    records, refused = ws.load_records(workshop)
+    assert not refused and set(records["learner"]) == {"learner-02"}
+    table = ws.status_frame(workshop, records)
+    assert table.loc["learner-02", "chapters finished"] == 1
+    assert table.loc["learner-02", "exercises passed"] == 1
+    assert table.loc["learner-01", "status"] == "not started"
