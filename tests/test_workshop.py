@@ -319,12 +319,17 @@ def sample_arns(prefix: str) -> dict[str, str]:
         "logs:DeleteLogGroup": n.arn("logs", f"log-group:/aws/codebuild/{n.build_project}"),
         "cloudformation:DeleteStack": n.arn("cloudformation", f"stack/{prefix}-pipeline/1234"),
         "sns:Publish": n.arn("sns", f"{prefix}-approvals"),
+        "autoscaling:DeleteAutoScalingGroup": n.arn(
+            "autoscaling", f"autoScalingGroup:1a2b:autoScalingGroupName/{prefix}-green"),
+        "budgets:ModifyBudget": f"arn:aws:budgets::{ACCOUNT}:budget/{prefix}-monthly-budget",
     }
 
 
 def test_a_learners_policy_denies_another_learners_prefix_by_structure():
     mine = policies.learner_policy("ws1-01", "learner-01", ACCOUNT, "us-east-1", "ws1-workshop-b")
-    assert len(policies.policy_json(mine)) < 6144, "a managed policy holds at most 6,144 characters"
+    largest = policies.learner_policy("ws1-100", "learner-100", ACCOUNT, "ap-southeast-2",
+                                      "ws1-workshop-111122223333-ap-southeast-2")
+    assert len(policies.policy_json(largest)) < 6144, "a managed policy holds at most 6,144 characters"
     others = list(sample_arns("ws1-02").values()) + list(sample_arns("ws1-010").values())
     for statement in mine["Statement"]:
         assert statement["Effect"] == "Allow"
@@ -335,6 +340,11 @@ def test_a_learners_policy_denies_another_learners_prefix_by_structure():
                             for a in actions)
             tagged = statement.get("Condition", {}).get("StringEquals", {})
             assert read_only or set(tagged.values()) == {"ws1-01"}, statement["Sid"]
+            continue
+        if statement["Sid"] == "Ec2LaunchInputs":  # what a launch uses, not what it creates
+            assert statement["Action"] == "ec2:RunInstances"
+            assert all(re.search(r":(image|subnet|network-interface|security-group|key-pair)/\*$", r)
+                       for r in resources)
             continue
         for pattern in resources:
             assert "ws1-01" in pattern or "/progress/" in pattern or pattern.endswith("ws1-workshop-b") \
@@ -402,3 +412,11 @@ def test_a_learner_file_wins_over_a_chapters_default_parameters(tmp_path, monkey
     plain.write_text('[labkit]\nprefix = "mine"\n')
     monkeypatch.setenv("LABKIT_CONFIG", str(plain))
     assert load_config(prefix="labkit").prefix == "labkit"
+
+
+def test_workshop_teardown_without_an_emulator_starts_none(tmp_path, capsys):
+    workshop = init_workshop(tmp_path / "ws", 2)
+    code = labkit_main(["workshop", "teardown", "--all", "--dir", str(workshop.folder),
+                        "--state-dir", str(tmp_path / "no-emulator")])
+    assert code == 0 and "nothing to tear down" in capsys.readouterr().out
+    assert not (tmp_path / "no-emulator").exists()

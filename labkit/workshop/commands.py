@@ -235,6 +235,16 @@ def cmd_teardown(args) -> int:
     if args.workshop and not args.all:
         raise LabkitError("--workshop tears down the workshop's own bucket and policies: use it "
                           "with --all, after every learner.")
+    if workshop.backend == "local":
+        from labkit import emulator_control
+        from labkit.config import default_state_dir
+
+        state_dir = Path(args.state_dir).expanduser().resolve() if args.state_dir else default_state_dir()
+        if emulator_control.find_running(state_dir) is None:
+            print(f"No emulator is running for {state_dir}: no lab of this workshop exists on this "
+                  "machine, so there is nothing to tear down. Learners with emulators of their own "
+                  "run `labkit teardown` there.")
+            return 0
     lab = connect_instructor(workshop.backend, workshop.region, workshop.name, args)
     if workshop.backend == "aws" and not args.dry_run and not args.yes:
         plan, _ = teardown_learners(workshop, ids, lab, dry_run=True, include_workshop=args.workshop)

@@ -16,7 +16,8 @@ LIMITS = (
                      "have no resource-level permissions: learners see each other's resource names, "
                      "not their contents"),
     ("ec2", "RunInstances, security groups and instance state are limited by the labkit:lab tag "
-            "(aws:RequestTag / aws:ResourceTag conditions), not by name"),
+            "(aws:RequestTag / aws:ResourceTag conditions), not by name; a launch may use any "
+            "image, subnet or security group of the account"),
     ("ssm", "the sample app reads /my-app/dev/log-level, a name without the prefix: every learner "
             "in one account shares that parameter"),
     ("iam", "a learner may attach any policy to roles named with their prefix; set a permissions "
@@ -36,12 +37,12 @@ READ_ONLY_EVERYWHERE = sorted([
     "cloudwatch:PutMetricData", "events:ListRules", "ssm:DescribeParameters",
     "secretsmanager:ListSecrets", "sns:ListTopics", "cloudformation:ListStacks",
     "cloudformation:ValidateTemplate", "cloudformation:DescribeStacks", "ce:GetCostAndUsage",
-    "tag:GetResources", "budgets:ViewBudget",
+    "tag:GetResources", "autoscaling:Describe*", "sqs:ListQueues",
 ])
 
 SERVICE_ACTIONS = ("codecommit", "codebuild", "codedeploy", "codepipeline", "s3", "ssm",
-                   "secretsmanager", "logs", "events", "cloudwatch", "sns", "cloudformation",
-                   "elasticloadbalancing", "iam")
+                   "secretsmanager", "logs", "events", "cloudwatch", "sns", "sqs", "cloudformation",
+                   "elasticloadbalancing", "autoscaling", "budgets", "iam")
 
 
 def prefix_resources(prefix: str, account: str = "*", region: str = "*") -> dict[str, list[str]]:
@@ -68,6 +69,10 @@ def prefix_resources(prefix: str, account: str = "*", region: str = "*") -> dict
         "cloudwatch": [f"arn:aws:cloudwatch:{r}:{a}:alarm:{p}-*",
                        f"arn:aws:cloudwatch::{a}:dashboard/{p}-*"],
         "sns": [f"arn:aws:sns:{r}:{a}:{p}-*"],
+        "sqs": [f"arn:aws:sqs:{r}:{a}:{p}-*"],
+        "autoscaling": [f"arn:aws:autoscaling:{r}:{a}:autoScalingGroup:*:autoScalingGroupName/{p}-*",
+                        f"arn:aws:autoscaling:{r}:{a}:launchConfiguration:*:launchConfigurationName/{p}-*"],
+        "budgets": [f"arn:aws:budgets::{a}:budget/{p}-*"],
         "cloudformation": [f"arn:aws:cloudformation:{r}:{a}:stack/{p}-*"],
         "elasticloadbalancing": [f"arn:aws:elasticloadbalancing:{r}:{a}:loadbalancer/app/{p}-*",
                                  f"arn:aws:elasticloadbalancing:{r}:{a}:targetgroup/{p}-*",
@@ -84,16 +89,26 @@ def learner_policy(prefix: str, learner_id: str, account: str = "*", region: str
     resources = prefix_resources(prefix, account, region)
     statements = [{"Sid": "ListAndDescribe", "Effect": "Allow", "Action": READ_ONLY_EVERYWHERE,
                    "Resource": "*"}]
-    for service in SERVICE_ACTIONS:
-        statements.append({"Sid": f"Own{service.title().replace('-', '')}", "Effect": "Allow",
-                           "Action": f"{service}:*", "Resource": resources[service]})
-    statements.append({"Sid": "Ec2WithOwnTag", "Effect": "Allow",
-                       "Action": ["ec2:RunInstances", "ec2:CreateSecurityGroup", "ec2:CreateTags"],
+    # One statement for every service's own-prefix ARNs keeps the policy under IAM's 6,144
+    # characters; an action only ever applies to its own service's ARNs.
+    statements.append({"Sid": "OwnPrefix", "Effect": "Allow",
+                       "Action": [f"{service}:*" for service in SERVICE_ACTIONS],
+                       "Resource": [arn for service in SERVICE_ACTIONS for arn in resources[service]]})
+    # RunInstances also touches the image, subnet, network interface and security group: those
+    # need no tag; what it creates (the instance, its volumes) must carry the learner's lab tag.
+    statements.append({"Sid": "Ec2LaunchInputs", "Effect": "Allow", "Action": "ec2:RunInstances",
+                       "Resource": [f"arn:aws:ec2:{region}::image/*"] + [
+                           f"arn:aws:ec2:{region}:{account}:{kind}/*"
+                           for kind in ("subnet", "network-interface", "security-group", "key-pair")]})
+    statements.append({"Sid": "Ec2CreateWithOwnTag", "Effect": "Allow",
+                       "Action": ["ec2:RunInstances", "ec2:CreateSecurityGroup", "ec2:CreateTags",
+                                  "ec2:CreateLaunchTemplate"],
                        "Resource": "*",
                        "Condition": {"StringEquals": {"aws:RequestTag/labkit:lab": prefix}}})
     statements.append({"Sid": "Ec2OwnTagged", "Effect": "Allow",
                        "Action": ["ec2:TerminateInstances", "ec2:StopInstances",
                                   "ec2:StartInstances", "ec2:DeleteSecurityGroup",
+                                  "ec2:DeleteLaunchTemplate", "ec2:CreateLaunchTemplateVersion",
                                   "ec2:AuthorizeSecurityGroupIngress", "ec2:RevokeSecurityGroupIngress"],
                        "Resource": "*",
                        "Condition": {"StringEquals": {"aws:ResourceTag/labkit:lab": prefix}}})
