@@ -176,3 +176,28 @@ def test_policies_created_in_iam_deny_the_other_learners_prefixes(emulator, tmp_
             left = [p for p in lab.client("iam").list_policies(Scope="Local")["Policies"]
                     if p["PolicyName"].startswith(name)]
         assert left == []
+
+
+def test_the_dashboards_teardown_button_needs_a_dry_run_of_the_same_choice(emulator, tmp_path, capsys):
+    from labkit.workshop.dashboard import ALL, InstructorPanel
+
+    name = base()
+    workshop = init_workshop(tmp_path / "ws", 2, prefix_base=name)
+    make_learner_resources(emulator, f"{name}-01")
+    with restored_environ():
+        panel = InstructorPanel(workshop, connect=lambda: __import__("labkit").connect(
+            backend="local", port=emulator.port, state_dir=emulator.state_dir, prefix=name))
+        with pytest.raises(RuntimeError, match="dry run of learner-01 first"):
+            panel.teardown("learner-01")
+        plan = panel.dry_run(ALL)
+        assert list(plan["learner"]) == ["learner-01", "learner-02"]
+        assert plan.iloc[0]["resources"] == 3 and plan.iloc[1]["resources"] == 0
+        with pytest.raises(RuntimeError, match="dry run of learner-01 first"):
+            panel.teardown("learner-01")  # the dry run covered everyone, not this choice
+        panel.dry_run("learner-01")
+        done = panel.teardown("learner-01")
+        assert "nothing left" in done.iloc[0]["result"]
+        assert panel.mark_helped("learner-02") == "learner-02 marked helped."
+        panel.show()
+    assert remaining(emulator, f"{name}-01") == set()
+    assert "Dry run, then Delete" in capsys.readouterr().out
