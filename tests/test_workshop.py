@@ -66,6 +66,10 @@ def test_init_for_30_learners_locally(tmp_path, monkeypatch):
         assert learner_name(SimpleNamespace(config=config)) == learner.learner_id
         assert configured_spec() == workshop.progress_store
     assert load_workshop(tmp_path / "ws").ids == {learner_.learner_id for learner_ in roster}
+    with pytest.raises(RosterError, match="exists already"):
+        init_workshop(tmp_path / "ws", learners=5)
+    assert len(init_workshop(tmp_path / "ws", learners=5, force=True).learners) == 5
+    assert len(list((tmp_path / "ws" / "learners").glob("*.toml"))) == 5
 
 
 def test_init_on_aws_with_one_account_writes_policies(tmp_path, capsys):

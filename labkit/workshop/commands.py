@@ -44,6 +44,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                       help="where learners' records go: s3://BUCKET/PREFIX or a shared folder "
                            "(default: aws the workshop's bucket, local <output>/progress)")
     init.add_argument("--bucket", help="aws: the workshop's bucket for progress records")
+    init.add_argument("--force", action="store_true", help="replace an existing roster")
     init.add_argument("--create", action="store_true",
                       help="also create the workshop's bucket and, on one shared account, "
                            "an IAM policy per learner")
@@ -88,7 +89,7 @@ def connect_instructor(workshop_backend: str, region: str, prefix: str, args=Non
 
 def cmd_init(args) -> int:
     workshop = init_workshop(args.output, args.learners, args.backend, args.prefix_base, args.region,
-                             args.accounts_file, args.progress_store, args.bucket)
+                             args.accounts_file, args.progress_store, args.bucket, force=args.force)
     folder = workshop.folder
     shown = pd.DataFrame([learner_.__dict__ for learner_ in workshop.learners]).drop(columns=["config"])
     print(f"Workshop {workshop.name!r}: {len(workshop.learners)} learners on the {workshop.backend} "

@@ -199,8 +199,12 @@ def default_bucket(base: str, account: str | None, region: str) -> str:
 def init_workshop(folder: str | Path = DEFAULT_FOLDER, learners: int = 1, backend: str = "local",
                   prefix_base: str = "ws1", region: str = DEFAULT_REGION,
                   accounts_file: str | Path | None = None, progress_store: str | None = None,
-                  bucket: str | None = None) -> Workshop:
+                  bucket: str | None = None, force: bool = False) -> Workshop:
     """Write roster.csv, workshop.toml and learners/<id>.toml; refuse input that would mix labs."""
+    if (Path(folder) / "roster.csv").is_file() and not force:
+        raise RosterError(f"{Path(folder) / 'roster.csv'} exists already: a new roster would replace "
+                          "the learners' files in the middle of a workshop. Choose another --output, "
+                          "or pass --force to start over.")
     if not 1 <= learners <= MAX_LEARNERS:
         raise RosterError(f"--learners {learners}: a workshop has 1 to {MAX_LEARNERS} learners.")
     if backend not in ("local", "aws"):
@@ -232,6 +236,9 @@ def init_workshop(folder: str | Path = DEFAULT_FOLDER, learners: int = 1, backen
     (folder / "workshop.toml").write_text(workshop_toml(workshop), encoding="utf-8")
     for learner in roster:
         (folder / learner.config).write_text(learner_toml(learner, workshop), encoding="utf-8")
+    for stale in (folder / "learners").glob("*.toml"):  # after --force with fewer learners
+        if stale.stem not in workshop.ids:
+            stale.unlink()
     if not store.startswith("s3://"):
         Path(store).mkdir(parents=True, exist_ok=True)
         (Path(store) / "roster.csv").write_text(roster_csv(roster), encoding="utf-8")
