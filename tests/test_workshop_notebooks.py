@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import threading
 from pathlib import Path
 
@@ -73,6 +74,12 @@ def test_each_solution_copy_has_every_exercise_solved_and_no_outputs():
             assert f"Solution of exercise {exercise.name!r}" in text, (chapter.name, exercise.name)
             first_line = exercise.solution_code.strip().splitlines()[0].strip()
             assert first_line in text, (chapter.name, exercise.name)
+        for cell in copy.cells:
+            checked = re.search(r"\.check\((\w+)\)", cell.source)
+            if "Solution of exercise" in cell.source and checked:
+                solution = cell.source.rsplit("\n", 1)[0]
+                assert re.search(rf"\b{checked.group(1)}\s*=", solution), \
+                    f"{chapter.name}: the solution never sets {checked.group(1)}, which check() is given"
         assert not any(c.get("outputs") for c in copy.cells if c.cell_type == "code"), chapter.name
         assert copy.cells[0].source.startswith("> **Instructor copy")
 
