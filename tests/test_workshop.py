@@ -424,3 +424,21 @@ def test_workshop_teardown_without_an_emulator_starts_none(tmp_path, capsys):
                         "--state-dir", str(tmp_path / "no-emulator")])
     assert code == 0 and "nothing to tear down" in capsys.readouterr().out
     assert not (tmp_path / "no-emulator").exists()
+
+
+def test_timings_merge_several_runs(tmp_path, capsys):
+    from labkit.workshop import timings
+
+    first = {"chapterRange": "00-01", "seconds": 20, "started": "a",
+             "chapters": [{"chapter": "00-welcome", "status": "passed", "seconds": 10.0},
+                          {"chapter": "01-source-codecommit", "status": "passed", "seconds": 5.0}]}
+    second = {"chapterRange": "01", "seconds": 9, "started": "b",
+              "chapters": [{"chapter": "01-source-codecommit", "status": "passed", "seconds": 7.0}]}
+    paths = []
+    for number, summary in enumerate((first, second)):
+        paths.append(tmp_path / f"{number}.json")
+        paths[-1].write_text(json.dumps(summary))
+    assert timings.main([str(p) for p in paths] + ["--notebooks", str(REPO / "notebooks")]) == 0
+    out = capsys.readouterr().out
+    assert "| 00 | Welcome and setup | 10 s |" in out and "| 01 | Source with CodeCommit | 7 s |" in out
+    assert out.count("Measured by") == 2

@@ -1,7 +1,7 @@
 """Per-chapter timings for the instructor's agenda, from a `labkit run`'s summary.json.
 
     labkit run --chapters 00-10 --output output          # on the local backend
-    python -m labkit.workshop.timings output/summary.json [--expect 00-10]
+    python -m labkit.workshop.timings output/summary.json [more/summary.json ...] [--expect 00-10]
 
 prints a markdown table: each chapter's run time when executed (the machine's time, exercises
 included) and the learner's estimate from the chapter's overview table. Chapters in `--expect`
@@ -55,18 +55,33 @@ def rows(summary: dict, notebooks: Path, expect: str | None = None) -> list[dict
     return table
 
 
-def markdown(summary: dict, notebooks: Path, expect: str | None = None) -> str:
+def merge(summaries: list[dict]) -> dict:
+    """Several runs as one: a chapter measured again in a later run takes the later figure."""
+    chapters: dict[str, dict] = {}
+    for summary in summaries:
+        for chapter in summary.get("chapters", []):
+            chapters[chapter["chapter"][:2]] = chapter
+    return {"chapters": [chapters[n] for n in sorted(chapters)], "runs": summaries}
+
+
+def _run_line(summary: dict) -> str:
+    measured = [c for c in summary.get("chapters", []) if c["status"] == "passed"]
+    total = sum(c["seconds"] for c in measured)
+    return (f"`labkit run --chapters {summary.get('chapterRange', '?')}` on the "
+            f"{summary.get('backend', 'local')} backend, started {summary.get('started', '?')}: "
+            f"{len(measured)} chapter(s) in {total:.0f} s, whole run {summary.get('seconds', 0):.0f} s "
+            "(teardown included)")
+
+
+def markdown(summary: dict | list[dict], notebooks: Path, expect: str | None = None) -> str:
+    runs = summary if isinstance(summary, list) else [summary]
+    merged = merge(runs)
     lines = ["| chapter | title | machine time (local run) | learner time (estimate) |",
              "|---|---|---|---|"]
     lines += [f"| {r['chapter']} | {r['title']} | {r['run']} | {r['estimate']} |"
-              for r in rows(summary, notebooks, expect)]
-    measured = [c for c in summary.get("chapters", []) if c["status"] == "passed"]
-    total = sum(c["seconds"] for c in measured)
+              for r in rows(merged, notebooks, expect)]
     lines.append("")
-    lines.append(f"Measured by `labkit run --chapters {summary.get('chapterRange', '?')}` on the "
-                 f"{summary.get('backend', 'local')} backend, started {summary.get('started', '?')}: "
-                 f"{len(measured)} chapter(s) in {total:.0f} s, whole run {summary.get('seconds', 0):.0f} s "
-                 "(teardown included).")
+    lines += [f"Measured by {_run_line(run)}." for run in runs]
     return "\n".join(lines)
 
 
@@ -74,17 +89,20 @@ def main(argv: list[str] | None = None) -> int:
     root = find_project_root() or Path.cwd()
     parser = argparse.ArgumentParser(prog="python -m labkit.workshop.timings", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("summary", help="summary.json of a `labkit run`")
+    parser.add_argument("summary", nargs="+",
+                        help="summary.json of a `labkit run` (several: a later run's figure wins)")
     parser.add_argument("--notebooks", default=str(root / "notebooks"))
     parser.add_argument("--expect", help="chapter range to list even when not measured, e.g. 00-10")
     args = parser.parse_args(argv)
-    try:
-        summary = json.loads(Path(args.summary).read_text(encoding="utf-8"))
-    except (OSError, ValueError) as exc:
-        print(f"Cannot read {args.summary}: {exc}. Run `labkit run --output output` first.",
-              file=sys.stderr)
-        return 1
-    print(markdown(summary, Path(args.notebooks), args.expect))
+    summaries = []
+    for path in args.summary:
+        try:
+            summaries.append(json.loads(Path(path).read_text(encoding="utf-8")))
+        except (OSError, ValueError) as exc:
+            print(f"Cannot read {path}: {exc}. Run `labkit run --output output` first.",
+                  file=sys.stderr)
+            return 1
+    print(markdown(summaries, Path(args.notebooks), args.expect))
     return 0
 
 
