@@ -501,3 +501,205 @@ def execute_change_set(backend, change_set_name: str, stack_name: str | None = N
         stack.update(change_set.template, change_set.role_arn, parameters=parameters,
                      tags=change_set.tags or None)
     change_set.execution_status = "EXECUTE_COMPLETE"
+    # As on AWS: the stack's other change sets no longer apply to it and are deleted.
+    for change_set_id, other in list(backend.change_sets.items()):
+        if other is not change_set and other.stack_id == change_set.stack_id:
+            del backend.change_sets[change_set_id]
+
+
+# --- change sets: what an update would do, before it is executed ---------------------------
+class ResourceChange:
+    """One `Changes[].ResourceChange` of DescribeChangeSet (moto's Change knows only Action,
+    LogicalResourceId and ResourceType, and misses changes made through parameters)."""
+
+    def __init__(self, action: str, logical_id: str, resource_type: str,
+                 physical_id: str | None = None, replacement: str | None = None,
+                 details: list[dict] | None = None, policy_action: str | None = None):
+        self.action = action
+        self.logical_resource_id = logical_id
+        self.resource_type = resource_type
+        self.physical_resource_id = physical_id
+        self.replacement = replacement
+        self.details = details or []
+        self.scope = sorted({d["Target"]["Attribute"] for d in self.details})
+        self.policy_action = policy_action
+
+
+@lru_cache(maxsize=64)
+def create_only_properties(resource_type: str, region: str) -> frozenset[str]:
+    """Top-level properties whose change makes CloudFormation replace the resource, from the
+    resource schemas cfn-lint ships (labkit's own REPLACE_ON when the schema is not there)."""
+    names: set[str] = set()
+    try:
+        from cfnlint.schema import PROVIDER_SCHEMA_MANAGER
+
+        schema = PROVIDER_SCHEMA_MANAGER.get_resource_schema(region, resource_type).schema
+        names = {p.split("/")[2] for p in schema.get("createOnlyProperties", [])
+                 if p.startswith("/properties/")}
+    except Exception:  # no cfn-lint, or a type it does not know
+        from labkit.emulator.cloudformation.providers import LabkitResource
+
+        for cls in parsing.get_model_list():
+            if issubclass(cls, LabkitResource) and cls.TYPE == resource_type:
+                names = set(cls.REPLACE_ON)
+    return frozenset(names)
+
+
+def _names_in(node, found: dict[str, str]) -> None:
+    """Parameters, resources and conditions a property value mentions: name -> how
+    ('Ref', 'GetAtt' with the attribute as 'Name.Attr', or 'If')."""
+    if isinstance(node, dict):
+        for key, value in node.items():
+            if key == "Ref" and isinstance(value, str):
+                found.setdefault(value, "Ref")
+            elif key == "Fn::GetAtt":
+                parts = value.split(".", 1) if isinstance(value, str) else value
+                if parts and isinstance(parts[0], str):
+                    found.setdefault(parts[0], "GetAtt:" + ".".join(map(str, parts)))
+            elif key == "Fn::Sub":
+                text, names = (value, {}) if isinstance(value, str) else (value[0], value[1])
+                for name in SUB_NAME.findall(text):
+                    if name in names:
+                        continue
+                    if "." in name:
+                        found.setdefault(name.split(".")[0], "GetAtt:" + name)
+                    else:
+                        found.setdefault(name, "Ref")
+                _names_in(names, found)
+            elif key == "Fn::If" and isinstance(value, list) and value:
+                found.setdefault(str(value[0]), "If")
+                _names_in(value[1:], found)
+            else:
+                _names_in(value, found)
+    elif isinstance(node, list):
+        for item in node:
+            _names_in(item, found)
+
+
+def _detail(name: str, recreation: str, evaluation: str, source: str,
+            causing: str | None = None) -> dict:
+    detail = {"Target": {"Attribute": "Properties", "Name": name,
+                         "RequiresRecreation": recreation},
+              "Evaluation": evaluation, "ChangeSource": source}
+    if causing:
+        detail["CausingEntity"] = causing
+    return detail
+
+
+def _proposed_map(change_set):
+    """The change set's template with its parameters, loaded far enough to evaluate conditions."""
+    stack = change_set.stack
+    parameters = dict(stack.parameters or {}) if change_set.change_set_type == "UPDATE" else {}
+    parameters.update(change_set.parameters or {})
+    proposed = parsing.ResourceMap(stack.stack_id, stack.name, parameters, {},
+                                   region_name=stack.region_name, account_id=stack.account_id,
+                                   template=change_set.template_dict, cross_stack_resources={})
+    proposed.load_mapping()
+    proposed.load_parameters()
+    proposed.load_conditions()
+    return proposed
+
+
+def _conditions(resource_map) -> dict[str, bool]:
+    conditions = getattr(resource_map, "lazy_condition_map", None) or {}
+    return {name: bool(conditions[name]) for name in conditions}
+
+
+def change_set_changes(change_set) -> list[ResourceChange]:
+    """ChangeSet.diff: Add / Modify / Remove per resource, with Replacement (True, False or
+    Conditional) and the Details that explain it, as CloudFormation computes them: a property
+    whose text changed or that mentions a changed parameter or condition is a static change; a
+    property that refers to a resource being replaced is a dynamic one. A create-only property
+    (from the type's schema) requires recreation."""
+    stack = change_set.stack
+    proposed = _proposed_map(change_set)
+    new_resources = (change_set.template_dict or {}).get("Resources") or {}
+    current = stack.resource_map if change_set.change_set_type == "UPDATE" else None
+    old_resources = dict(current._resource_json_map or {}) if current is not None else {}
+    changed: set[str] = set()
+    if current is not None:
+        old_values = dict(current.resolved_parameters or {})
+        new_values = dict(proposed.resolved_parameters or {})
+        changed = {k for k in set(old_values) | set(new_values)
+                   if old_values.get(k) != new_values.get(k)}
+        old_conditions, new_conditions = _conditions(current), _conditions(proposed)
+        changed |= {k for k in set(old_conditions) | set(new_conditions)
+                    if old_conditions.get(k) != new_conditions.get(k)}
+
+    def physical(logical_id: str) -> str | None:
+        resource = current._parsed_resources.get(logical_id) if current is not None else None
+        return _physical(resource) if resource is not None else None
+
+    changes: dict[str, ResourceChange] = {}
+    wanted = [k for k, body in new_resources.items()
+              if isinstance(body, dict) and _wanted(proposed, body)]
+    for logical_id in wanted:
+        body = new_resources[logical_id]
+        resource_type = body.get("Type", "")
+        if logical_id not in old_resources:
+            changes[logical_id] = ResourceChange("Add", logical_id, resource_type)
+            continue
+        old_props = old_resources[logical_id].get("Properties") or {}
+        new_props = body.get("Properties") or {}
+        create_only = create_only_properties(resource_type, stack.region_name)
+        details = []
+        for prop in sorted(set(old_props) | set(new_props)):
+            recreation = "Always" if prop in create_only else "Never"
+            if old_props.get(prop) != new_props.get(prop):
+                details.append(_detail(prop, recreation, "Static", "DirectModification"))
+                continue
+            mentioned: dict[str, str] = {}
+            _names_in(new_props.get(prop), mentioned)
+            for name in sorted(set(mentioned) & changed):
+                source = "ParameterReference" if name in proposed.resolved_parameters else \
+                    "DirectModification"
+                details.append(_detail(prop, recreation, "Static", source, name))
+        if details:
+            replaced = any(d["Target"]["RequiresRecreation"] == "Always" for d in details)
+            changes[logical_id] = ResourceChange(
+                "Modify", logical_id, resource_type, physical(logical_id),
+                "True" if replaced else "False", details,
+                _replace_policy(body) if replaced else None)
+
+    # Resources that refer to one being replaced get a new name or ARN: a dynamic change.
+    replaced_ids = {k for k, c in changes.items() if c.replacement == "True"}
+    for logical_id in wanted:
+        if logical_id not in old_resources:
+            continue
+        body = new_resources[logical_id]
+        create_only = create_only_properties(body.get("Type", ""), stack.region_name)
+        dynamic = []
+        for prop, value in sorted((body.get("Properties") or {}).items()):
+            mentioned: dict[str, str] = {}
+            _names_in(value, mentioned)
+            for name in sorted(set(mentioned) & replaced_ids - {logical_id}):
+                how = mentioned[name]
+                dynamic.append(_detail(
+                    prop, "Always" if prop in create_only else "Never", "Dynamic",
+                    "ResourceReference" if how == "Ref" else "ResourceAttribute",
+                    name if how == "Ref" else how.split(":", 1)[1]))
+        if not dynamic:
+            continue
+        change = changes.get(logical_id) or ResourceChange(
+            "Modify", logical_id, body.get("Type", ""), physical(logical_id), "False")
+        change.details += dynamic
+        change.scope = sorted({d["Target"]["Attribute"] for d in change.details})
+        if change.replacement == "False" and any(
+                d["Target"]["RequiresRecreation"] == "Always" for d in dynamic):
+            change.replacement = "Conditional"
+        changes[logical_id] = change
+
+    ordered = [changes[k] for k in new_resources if k in changes]
+    for logical_id, body in old_resources.items():
+        if logical_id not in wanted:
+            ordered.append(ResourceChange(
+                "Remove", logical_id, body.get("Type", ""), physical(logical_id),
+                policy_action="Retain" if body.get("DeletionPolicy") in
+                ("Retain", "RetainExceptOnCreate") else "Delete"))
+    return ordered
+
+
+def _replace_policy(body: dict) -> str:
+    policy = body.get("UpdateReplacePolicy", "Delete")
+    return {"Retain": "ReplaceAndRetain", "Snapshot": "ReplaceAndSnapshot"}.get(
+        policy, "ReplaceAndDelete")
