@@ -80,7 +80,7 @@ def test_init_on_aws_with_one_account_writes_policies(tmp_path, capsys):
     out = capsys.readouterr().out
     assert code == 0
     assert "isolated by prefix and tag" in out and "Where the policy cannot limit" in out
-    assert "ssm: the sample app reads /my-app/dev/log-level" in out
+    assert "ssm: the sample app reads /my-app/<environment>/log-level" in out
     policy = json.loads((tmp_path / "ws" / "policies" / "learner-03.json").read_text())
     assert "arn:aws:codecommit:us-east-1:111122223333:room-03-*" in json.dumps(policy)
     toml = (tmp_path / "ws" / "learners" / "learner-03.toml").read_text()

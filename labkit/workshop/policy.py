@@ -18,8 +18,8 @@ LIMITS = (
     ("ec2", "RunInstances, security groups and instance state are limited by the labkit:lab tag "
             "(aws:RequestTag / aws:ResourceTag conditions), not by name; a launch may use any "
             "image, subnet or security group of the account"),
-    ("ssm", "the sample app reads /my-app/dev/log-level, a name without the prefix: every learner "
-            "in one account shares that parameter"),
+    ("ssm", "the sample app reads /my-app/<environment>/log-level, names without the prefix: every "
+            "learner in one account shares those parameters"),
     ("iam", "a learner may attach any policy to roles named with their prefix; set a permissions "
             "boundary on the learners' roles for a stricter room"),
     ("cloudwatch", "PutMetricData and GetMetricData have no resource-level permissions"),
