@@ -17,6 +17,7 @@ help:
 	@echo "make lint       ruff"
 	@echo "make clean      stop the emulator, remove its state and outputs"
 	@echo "make bench      benchmarks: figures in benchmarks/results/<date>.json and .md"
+	@echo "make solutions  regenerate notebooks/solutions/ (instructor copies, exercises solved)"
 
 # Rebuilt only when pyproject.toml changes, so a second `make setup` does nothing.
 setup: $(STAMP)
@@ -70,3 +71,9 @@ clean:
 .PHONY: bench
 bench: setup
 	$(BIN)/python -m benchmarks
+
+# Instructor copies of the chapters with every exercise solved, generated from the chapters and
+# labkit/exercises (tests/test_workshop_solutions.py fails when they are out of date).
+.PHONY: solutions
+solutions: setup
+	$(BIN)/python -m labkit.workshop.solutions

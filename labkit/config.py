@@ -103,6 +103,15 @@ def read_config_file(path: Path | None) -> dict:
     return section
 
 
+def _is_workshop_file(path: Path | None) -> bool:
+    """A learner file written by `labkit workshop init`: a [labkit] and a [workshop] table."""
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8")) if path else {}
+    except (OSError, tomllib.TOMLDecodeError):
+        return False
+    return isinstance(data.get("labkit"), dict) and isinstance(data.get("workshop"), dict)
+
+
 def normalise_backend(value: str) -> str:
     name = str(value).strip().lower()
     name = BACKEND_ALIASES.get(name, name)
@@ -174,7 +183,14 @@ def load_config(
 ) -> LabConfig:
     """Resolve settings: arguments win over environment variables, which win over labkit.toml."""
     env = os.environ
-    file = read_config_file(config_file_path())
+    path = config_file_path()
+    file = read_config_file(path)
+    if file and _is_workshop_file(path):
+        # A workshop learner's file decides their prefix, backend and region: a chapter's
+        # parameters cell that still holds the course defaults must not put them in the shared lab.
+        backend = None if backend == "local" and file.get("backend") else backend
+        region = None if region == DEFAULT_REGION and file.get("region") else region
+        prefix = None if prefix == DEFAULT_PREFIX and file.get("prefix") else prefix
 
     def pick(arg, env_name, file_key, default):
         if arg is not None:
