@@ -190,6 +190,8 @@ def test_teardown_deletes_a_stack_left_behind(emulator):
             StackName=names.iac_stack, TemplateBody=PIPELINE,
             Parameters=cfn_helpers.parameters(**stack_values(names)),
             Capabilities=["CAPABILITY_NAMED_IAM"], Tags=lab.tags.as_list())
+        bucket = cfn_helpers.outputs(lab, names.iac_stack)["ArtifactBucketName"]
+        lab.client("s3").put_object(Bucket=bucket, Key="artifact.zip", Body=b"left behind")
         report = teardown(lab)
         assert not report.leftovers, report.leftovers
         assert not cfn_helpers.stack_exists(lab, names.iac_stack)

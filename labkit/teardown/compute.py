@@ -19,12 +19,15 @@ def find_stacks(ctx: FindContext) -> list[Resource]:
         name = stack["StackName"]
         if ctx.owns("cloudformation stack", name, tags_from_list(stack.get("Tags"))):
             found.append(Resource("cloudformation stack", name,
-                                  _delete_stack(cfn, stack["StackId"], ctx.wait_seconds)))
+                                  _delete_stack(cfn, stack["StackId"], ctx.wait_seconds,
+                                                ctx.client("s3"))))
     return found
 
 
-def _delete_stack(cfn, stack_id: str, timeout: float):
+def _delete_stack(cfn, stack_id: str, timeout: float, s3=None):
     def delete():
+        if s3 is not None:
+            _empty_stack_buckets(cfn, s3, stack_id)
         cfn.delete_stack(StackName=stack_id)
 
         def gone() -> bool:
@@ -38,6 +41,26 @@ def _delete_stack(cfn, stack_id: str, timeout: float):
 
         wait_until(gone, timeout, f"deleting stack {stack_id}")
     return delete
+
+
+def _empty_stack_buckets(cfn, s3, stack_id: str) -> None:
+    """A stack cannot delete a bucket that still holds objects (it would end DELETE_FAILED):
+    empty the stack's own buckets first, every version and delete marker."""
+    for resource in paginate(cfn, "list_stack_resources", "StackResourceSummaries",
+                             StackName=stack_id):
+        if resource.get("ResourceType") != "AWS::S3::Bucket" or \
+                resource.get("ResourceStatus") == "DELETE_COMPLETE":
+            continue
+        bucket = resource.get("PhysicalResourceId")
+        try:
+            for page in s3.get_paginator("list_object_versions").paginate(Bucket=bucket):
+                doomed = [{"Key": v["Key"], "VersionId": v["VersionId"]}
+                          for v in (*page.get("Versions", []), *page.get("DeleteMarkers", []))]
+                for start in range(0, len(doomed), 1000):
+                    s3.delete_objects(Bucket=bucket, Delete={
+                        "Objects": doomed[start:start + 1000], "Quiet": True})
+        except ClientError:
+            continue  # already gone, or not ours to read: the stack deletion says what is wrong
 
 
 def find_auto_scaling_groups(ctx: FindContext) -> list[Resource]:
