@@ -37,6 +37,28 @@ def install() -> None:
     put_log_events.labkit_metric_filters = True
     LogsBackend.put_log_events = put_log_events
     _install_filter_log_events()
+    _install_put_metric_filter()
+
+
+def _install_put_metric_filter() -> None:
+    """PutMetricFilter with the name of an existing filter of the group replaces that filter, as
+    on AWS; moto appends a second one, which would then count every event twice."""
+    from moto.logs.metric_filters import MetricFilters
+
+    original = MetricFilters.add_filter
+    if getattr(original, "labkit_replaces", False):
+        return
+
+    @functools.wraps(original)
+    def add_filter(self, filter_name, filter_pattern, log_group_name, metric_transformations):
+        self.metric_filters = [
+            f for f in self.metric_filters
+            if not (f["filterName"] == filter_name and f["logGroupName"] == log_group_name)
+        ]
+        return original(self, filter_name, filter_pattern, log_group_name, metric_transformations)
+
+    add_filter.labkit_replaces = True
+    MetricFilters.add_filter = add_filter
 
 
 def _install_filter_log_events() -> None:
