@@ -23,7 +23,6 @@ from labkit.services import iam as iam_helpers
 from labkit.services import traffic
 from labkit.services.sample_app import rebundle, sample_app_dir
 
-
 # -- the request loop -------------------------------------------------------------------------
 
 def test_request_loop_counts_answers_then_failures_and_charts_them():

@@ -162,7 +162,7 @@ def requests_chart(loops: dict[str, RequestLoop], save: str | Path | None = None
     """For each named loop, requests per second: answered (green) and failed (red), side by side."""
     figure = Figure(figsize=(4 * max(len(loops), 1) + 1, 3.2))
     axes = figure.subplots(1, max(len(loops), 1), squeeze=False)[0]
-    for ax, (name, loop) in zip(axes, loops.items()):
+    for ax, (name, loop) in zip(axes, loops.items(), strict=False):  # no loop: one empty axis
         counts = loop.per_second()
         ax.bar(counts.index, counts["ok"], color="tab:green", label="answered", width=0.9)
         ax.bar(counts.index, counts["failed"], bottom=counts["ok"], color="tab:red", label="failed",
