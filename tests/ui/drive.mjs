@@ -47,10 +47,14 @@ async function openAndRunAll() {
   });
 }
 
-async function pipelineWidget() {
+async function pipelineWidget({ lastOnly = false } = {}) {
   // The live PipelineView: an ipywidgets HTML whose title is "Pipeline <name>" over a table of actions.
+  // lastOnly: only the notebook's last view counts (earlier views of finished executions are green already).
   return until("the PipelineView to show every stage Succeeded", async () => {
-    for (const text of await page.locator(".jp-OutputArea-output .widget-html").allInnerTexts()) {
+    let texts = (await page.locator(".jp-OutputArea-output .widget-html").allInnerTexts())
+      .filter((text) => text.startsWith("Pipeline "));
+    if (lastOnly) texts = texts.slice(-1);
+    for (const text of texts) {
       if (text.startsWith("Pipeline ") && /Source/.test(text) && /Deploy/.test(text)) {
         const rows = text.split("\n").filter((line) => /\t/.test(line));
         const statuses = rows.slice(1).map((line) => line.split("\t")[2]?.trim());
@@ -87,8 +91,12 @@ try {
     const approve = page.locator(".jp-OutputArea-output button", { hasText: /^Approve$/ }).last();
     await approve.scrollIntoViewIfNeeded();
     await page.screenshot({ path: `${shots}/approval-panel.png` });
+    const views = (await page.locator(".jp-OutputArea-output .widget-html").allInnerTexts())
+      .filter((text) => text.startsWith("Pipeline "));
+    result.waitingBeforeClick = /InProgress/.test(views.slice(-1)[0] || "");
     await approve.click();
-    result.widget = await pipelineWidget();
+    // The approval's own pipeline view (the notebook's last) turns green only because of this click.
+    result.widget = await pipelineWidget({ lastOnly: true });
     await page.screenshot({ path: `${shots}/after-approve.png` });
     result.ok = true;
   } else {
