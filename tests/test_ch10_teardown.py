@@ -69,6 +69,8 @@ def test_counts_the_dry_run_then_zero_after_teardown_and_the_exercise_follows(em
         assert report.ok, report.summary()
         after = summary.count_by_type(lab)
         assert (after["found"] == 0).all(), after[after["found"] > 0]
+        assert summary.local_leftovers(lab) == {"hosts": 0, "processes on them": 0,
+                                                "load balancer proxies": 0}
         gone = ex.check(2)
         assert gone.passed is False and "torn down already" in gone.message
         assert ex.check(0).passed
@@ -81,3 +83,25 @@ def test_another_labs_resources_are_not_counted(emulator):
             assert (summary.count_by_type(mine)["found"] == 0).all()
         finally:
             assert teardown(other).ok
+
+
+def test_local_leftovers_sees_a_host_and_a_load_balancer_until_teardown(emulator):
+    from labkit.services.hosts import launch_instances
+
+    with lab_on(emulator) as lab:
+        launch_instances(lab, 1, name="web")
+        elb, ec2 = lab.client("elbv2"), lab.client("ec2")
+        vpc = ec2.describe_vpcs(Filters=[{"Name": "isDefault", "Values": ["true"]}])["Vpcs"][0]["VpcId"]
+        subnets = [s["SubnetId"] for s in ec2.describe_subnets(
+            Filters=[{"Name": "vpc-id", "Values": [vpc]}])["Subnets"]][:2]
+        group = elb.create_target_group(Name=lab.name("tg"), Protocol="HTTP", Port=3000, VpcId=vpc,
+                                        Tags=lab.tags.as_list())["TargetGroups"][0]["TargetGroupArn"]
+        balancer = elb.create_load_balancer(Name=lab.name("alb"), Subnets=subnets, Scheme="internal",
+                                            Tags=lab.tags.as_list())["LoadBalancers"][0]
+        elb.create_listener(LoadBalancerArn=balancer["LoadBalancerArn"], Protocol="HTTP", Port=80,
+                            DefaultActions=[{"Type": "forward", "TargetGroupArn": group}])
+        before = summary.local_leftovers(lab)
+        assert before == {"hosts": 1, "processes on them": 0, "load balancer proxies": 1}
+        assert teardown(lab).ok
+        assert summary.local_leftovers(lab) == {"hosts": 0, "processes on them": 0,
+                                                "load balancer proxies": 0}

@@ -38,3 +38,21 @@ def count_by_type(lab, wait_seconds: float = 60.0) -> pd.DataFrame:
     frame = pd.DataFrame(rows, columns=["type", "found", "names"])
     frame["found"] = frame["found"].astype("Int64")
     return frame
+
+
+def local_leftovers(lab) -> dict[str, int]:
+    """Local backend: the lab's hosts still known to the emulator, the processes running on them,
+    and the local proxies still serving its load balancers (all 0 after a teardown)."""
+    import json
+    import urllib.request
+
+    from labkit.services.hosts import hosts
+
+    mine = [h for h in hosts(lab) if (h.get("tags") or {}).get("labkit:lab") == lab.prefix]
+    with urllib.request.urlopen(f"{lab.endpoint_url}/_labkit/load-balancers", timeout=10) as answer:
+        balancers = json.load(answer).get("loadBalancers", [])
+    # arn:aws:elasticloadbalancing:<region>:<account>:loadbalancer/app/<name>/<id>
+    proxies = [b for b in balancers
+               if b["loadBalancerArn"].split("/")[-2].startswith(f"{lab.prefix}-")]
+    return {"hosts": len(mine), "processes on them": sum(h.get("processes", 0) for h in mine),
+            "load balancer proxies": len(proxies)}
