@@ -13,7 +13,7 @@ def _build_stage(lab) -> list[dict]:
     try:
         stages = client.get_pipeline(name=names.release_pipeline)["pipeline"]["stages"]
     except client.exceptions.PipelineNotFoundException:
-        raise Wrong(f"The pipeline {names.release_pipeline} does not exist yet: run the cells of step 4 first.")
+        raise Wrong(f"The pipeline {names.release_pipeline} does not exist yet: run the cells of step 4 first.") from None
     return next((s["actions"] for s in stages if s["name"] == "Build"), [])
 
 
