@@ -15,6 +15,8 @@ CODEPIPELINE = "AWS CodePipeline"
 CODEDEPLOY = "AWS CodeDeploy"
 S3 = "Amazon Simple Storage Service"
 CLOUDWATCH = "AmazonCloudWatch"
+EC2 = "Amazon Elastic Compute Cloud - Compute"  # chapter 08: the Jenkins comparison
+EC2_OTHER = "EC2 - Other"  # EBS volumes are billed under this Cost Explorer service
 
 
 @dataclass(frozen=True)
@@ -35,6 +37,8 @@ _CODEPIPELINE_URL = "https://aws.amazon.com/codepipeline/pricing/"
 _CODEDEPLOY_URL = "https://aws.amazon.com/codedeploy/pricing/"
 _S3_URL = "https://aws.amazon.com/s3/pricing/"
 _CLOUDWATCH_URL = "https://aws.amazon.com/cloudwatch/pricing/"
+_EC2_URL = "https://aws.amazon.com/ec2/pricing/on-demand/"
+_EBS_URL = "https://aws.amazon.com/ebs/pricing/"
 
 PRICES: tuple[Price, ...] = (
     # Billed per build minute, rounded up per build; 100 free minutes a month on either small type.
@@ -81,6 +85,12 @@ PRICES: tuple[Price, ...] = (
     Price(S3, "Requests-Tier2", "1,000 GET", 0.0004, 20, "s3-get", _S3_URL),
     # CloudWatch Logs standard ingestion; 5 GB a month free (shared with storage and scans).
     Price(CLOUDWATCH, "DataProcessing-Bytes", "GB ingested", 0.50, 5, "logs-data", _CLOUDWATCH_URL),
+    # chapter 08: EC2 for the course's hosts and for a self-managed Jenkins server (Linux,
+    # on-demand). No free tier here: what an account gets depends on its age and plan.
+    Price(EC2, "BoxUsage:t3.micro", "instance-hour", 0.0104, 0, None, _EC2_URL),  # the course's hosts
+    Price(EC2, "BoxUsage:t3.medium", "instance-hour", 0.0416, 0, None, _EC2_URL),
+    Price(EC2, "BoxUsage:t3.large", "instance-hour", 0.0832, 0, None, _EC2_URL),
+    Price(EC2_OTHER, "EBS:VolumeUsage.gp3", "GB-month", 0.08, 0, None, _EBS_URL),
 )
 
 PRICE_BY_USAGE_TYPE = {p.usage_type: p for p in PRICES}

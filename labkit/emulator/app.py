@@ -75,6 +75,12 @@ class EmulatorApp:
             if target == "AWSEvents.PutEvents":
                 return self._put_events(environ, start_response)
             return self._moto(environ, start_response)
+        except NotImplementedError as exc:  # an operation moto lacks: name it, not a vague failure
+            operation = environ.get("HTTP_X_AMZ_TARGET", "") or f"{environ.get('REQUEST_METHOD')} {path}"
+            log.info("not emulated: %s (%s)", operation, exc)
+            return _failure(environ, start_response,
+                            f"labkit's emulator does not emulate {operation} ({exc}).",
+                            code="NotImplementedException")
         except Exception:  # never answer a bare 500: say what broke and where to look
             log.error("unexpected error on %s %s\n%s", environ.get("REQUEST_METHOD"), path,
                       traceback.format_exc())
@@ -165,12 +171,12 @@ class EmulatorApp:
         return {"status": "reset", "processesEnded": ended}
 
 
-def _failure(environ, start_response, message: str):
+def _failure(environ, start_response, message: str, code: str = "LabkitEmulatorError"):
     """A 400 in the protocol the client speaks: JSON for X-Amz-Target services, XML otherwise."""
     if environ.get("HTTP_X_AMZ_TARGET"):
         return _json(start_response, "400 Bad Request",
-                     {"__type": "LabkitEmulatorError", "message": message})
-    xml = (f"<ErrorResponse><Error><Type>Sender</Type><Code>LabkitEmulatorError</Code>"
+                     {"__type": code, "message": message})
+    xml = (f"<ErrorResponse><Error><Type>Sender</Type><Code>{code}</Code>"
            f"<Message>{message}</Message></Error></ErrorResponse>")
     return _text(start_response, "400 Bad Request", xml, "text/xml")
 

@@ -211,3 +211,155 @@ def compare_with_article(frame: pd.DataFrame) -> str:
         f"without), {verdict} the article's ${low:.0f}-{high:.0f}/month. The pipeline itself "
         f"is cheap because " + "; ".join(reasons) + f". Prices read {prices.DATE_READ}."
     )
+
+
+# chapter 08: one run's action minutes, V1 vs V2, the levers that lower the bill, and Jenkins
+HOURS_PER_MONTH = 730  # AWS's pricing calculator counts a month as 730 hours
+
+
+def action_minutes(lab, pipeline: str, execution_id: str) -> pd.DataFrame:
+    """Each action of one execution: how long it ran and the minutes V2 bills for it (each action
+    rounded up to a whole minute; manual approvals are not billed)."""
+    client = lab.client("codepipeline")
+    details = client.list_action_executions(
+        pipelineName=pipeline, filter={"pipelineExecutionId": execution_id}
+    )["actionExecutionDetails"]
+    rows = []
+    for action in sorted(details, key=lambda a: a["startTime"]):
+        seconds = (action["lastUpdateTime"] - action["startTime"]).total_seconds()
+        type_id = action.get("input", {}).get("actionTypeId", {})
+        billed = 0 if type_id.get("category") == "Approval" else prices.billed_minutes(seconds)
+        rows.append(
+            {
+                "stage": action["stageName"],
+                "action": action["actionName"],
+                "provider": type_id.get("provider", ""),
+                "status": action["status"],
+                "duration": f"{seconds:.1f} s",
+                "billed_minutes": billed,
+            }
+        )
+    return pd.DataFrame(
+        rows, columns=["stage", "action", "provider", "status", "duration", "billed_minutes"]
+    )
+
+
+def v2_monthly_cost(action_minutes_per_run: float, runs_per_month: int) -> float:
+    """A V2 pipeline's month: action minutes beyond the 100 free ones, at $0.002 each."""
+    price = prices.price_of("ActionExecutionMinute")
+    minutes = action_minutes_per_run * runs_per_month
+    return max(0.0, minutes - price.free_tier) * price.price
+
+
+def v1_v2_break_even(action_minutes_per_run: float) -> float:
+    """Runs a month at which a V2 pipeline costs as much as one charged V1 pipeline ($1/month)."""
+    v1 = prices.price_of("activePipeline").price
+    v2 = prices.price_of("ActionExecutionMinute")
+    return (v1 / v2.price + v2.free_tier) / action_minutes_per_run
+
+
+def v1_vs_v2(
+    action_minutes_per_run: float, runs_per_month: tuple[int, ...] = (50, 100, 200, 500, 1000)
+) -> pd.DataFrame:
+    """Monthly cost of one pipeline by runs a month: V2 by action minutes, V1 a flat fee (the
+    account's first V1 pipeline and any V1 pipeline's first 30 days are free)."""
+    v1 = prices.price_of("activePipeline").price
+    rows = [
+        {
+            "runs_per_month": runs,
+            "action_minutes": action_minutes_per_run * runs,
+            "V2_usd": round(v2_monthly_cost(action_minutes_per_run, runs), 4),
+            "V1_usd": v1,
+            "V1_first_pipeline_usd": 0.0,
+            "cheaper": _cheaper(v2_monthly_cost(action_minutes_per_run, runs), v1),
+        }
+        for runs in runs_per_month
+    ]
+    return pd.DataFrame(rows)
+
+
+def _cheaper(v2: float, v1: float) -> str:
+    if math.isclose(v2, v1, abs_tol=1e-9):
+        return "same"
+    return "V2" if v2 < v1 else "V1"
+
+
+def self_managed_jenkins(
+    controller: str = "t3.medium",
+    agents: int = 1,
+    agent_type: str = "t3.large",
+    disk_gb_each: int = 30,
+    hours: float = HOURS_PER_MONTH,
+) -> pd.DataFrame:
+    """The AWS bill of a Jenkins controller and its build agents running all month on EC2 with
+    gp3 disks. People's time (patching, plugins, backups) is not in it: price it yourself."""
+    disk = prices.price_of("EBS:VolumeUsage.gp3")
+    rows = []
+    for role, instance_type, count in (("controller", controller, 1), ("agent", agent_type, agents)):
+        if not count:
+            continue
+        box = prices.price_of(f"BoxUsage:{instance_type}")
+        rows.append(
+            {
+                "item": f"{role}: {count} x {instance_type}",
+                "quantity": count * hours,
+                "unit": box.unit,
+                "price": box.price,
+                "usd_per_month": count * hours * box.price,
+            }
+        )
+    servers = 1 + agents
+    rows.append(
+        {
+            "item": f"disks: {servers} x {disk_gb_each} GB gp3",
+            "quantity": servers * disk_gb_each,
+            "unit": disk.unit,
+            "price": disk.price,
+            "usd_per_month": servers * disk_gb_each * disk.price,
+        }
+    )
+    frame = pd.DataFrame(rows, columns=["item", "quantity", "unit", "price", "usd_per_month"])
+    total = {"item": "Total (machines only)", "quantity": math.nan, "unit": "", "price": math.nan,
+             "usd_per_month": frame["usd_per_month"].sum()}
+    return pd.concat([frame, pd.DataFrame([total])], ignore_index=True)
+
+
+def cost_levers(
+    builds_per_month: int = 100, minutes_per_build: float = 5, deployments: int = 50
+) -> pd.DataFrame:
+    """What each lever does to a month's bill (with the free tier), from the same projection;
+    every lever states the assumption it rests on."""
+
+    def month(**changes) -> float:
+        settings = {
+            "builds_per_month": builds_per_month,
+            "minutes_per_build": minutes_per_build,
+            "compute_type": "general1.small",
+            "pipeline_type": "V2",
+            "deployments": deployments,
+        }
+        settings.update(changes)
+        return float(monthly_projection(**settings).iloc[-1]["cost_with_free_tier"])
+
+    half = max(0.5, minutes_per_build / 2)
+    docs_only = round(builds_per_month * 0.8)
+    levers = [
+        ("baseline", "general1.small, V2 pipeline", month()),
+        ("dependency cache", "saves 1 minute of every build",
+         month(minutes_per_build=max(0.5, minutes_per_build - 1))),
+        ("ARM (arm1.small)", "the build runs on ARM as is (Node.js does)",
+         month(compute_type="arm1.small")),
+        ("bigger type (general1.medium)", "builds take half as long",
+         month(compute_type="general1.medium", minutes_per_build=half)),
+        ("V1 pipeline", "it is the account's only V1 pipeline (free)", month(pipeline_type="V1")),
+        ("skip docs-only commits", "1 push in 5 changes only docs",
+         month(builds_per_month=docs_only, deployments=round(deployments * 0.8))),
+    ]
+    base = levers[0][2]
+    return pd.DataFrame(
+        [
+            {"lever": name, "assumption": assumption, "usd_per_month": round(cost, 4),
+             "change_usd": round(cost - base, 4)}
+            for name, assumption, cost in levers
+        ]
+    )

@@ -2,7 +2,8 @@
 
 from labkit.widgets.approval import ApprovalPanel
 from labkit.widgets.build import BuildView
+from labkit.widgets.cost_calculator import CostCalculator
 from labkit.widgets.deployment import DeploymentView
 from labkit.widgets.pipeline import PipelineView
 
-__all__ = ["ApprovalPanel", "BuildView", "DeploymentView", "PipelineView"]
+__all__ = ["ApprovalPanel", "BuildView", "CostCalculator", "DeploymentView", "PipelineView"]
