@@ -172,3 +172,46 @@ def _message_of(error) -> str:
         if message:
             return message
     return str(error)
+
+
+# chapter 06
+TRAFFIC_CONTROL_POLICY_NAME = "traffic-control"
+
+
+def traffic_control_policy(names: CourseNames) -> dict:
+    """What CodeDeploy needs, beyond finding instances, to move them in and out of the course's
+    target group (in-place with traffic control, and blue/green)."""
+    target_group = names.arn("elasticloadbalancing", f"targetgroup/{names.target_group}/*")
+    return {"Version": "2012-10-17", "Statement": [
+        # Describe* calls cannot be scoped to a resource: AWS requires "*" for them.
+        _statement(["elasticloadbalancing:DescribeTargetGroups", "elasticloadbalancing:DescribeTargetHealth"],
+                   ["*"]),
+        _statement(["elasticloadbalancing:RegisterTargets", "elasticloadbalancing:DeregisterTargets"],
+                   [target_group]),
+    ]}
+
+
+def role_permissions_table(lab, roles: list[str]):
+    """What each role may do, read from IAM: one row per statement of its inline policies, and one
+    per attached managed policy (by name: its document is AWS's, often much wider)."""
+    import pandas as pd
+
+    iam = lab.client("iam")
+    rows = []
+    for role in roles:
+        trusted = iam.get_role(RoleName=role)["Role"]["AssumeRolePolicyDocument"]["Statement"][0]
+        service = trusted.get("Principal", {}).get("Service", "")
+        for policy_name in iam.list_role_policies(RoleName=role)["PolicyNames"]:
+            document = iam.get_role_policy(RoleName=role, PolicyName=policy_name)["PolicyDocument"]
+            if isinstance(document, str):  # moto answers a string, AWS a decoded document
+                document = json.loads(document)
+            for statement in document["Statement"]:
+                actions, resources = statement["Action"], statement["Resource"]
+                rows.append({"role": role, "trusts": service, "policy": policy_name,
+                             "effect": statement["Effect"],
+                             "actions": ", ".join(actions if isinstance(actions, list) else [actions]),
+                             "resources": ", ".join(resources if isinstance(resources, list) else [resources])})
+        for attached in iam.list_attached_role_policies(RoleName=role)["AttachedPolicies"]:
+            rows.append({"role": role, "trusts": service, "policy": attached["PolicyName"] + " (managed)",
+                         "effect": "Allow", "actions": "(AWS managed)", "resources": attached["PolicyArn"]})
+    return pd.DataFrame(rows, columns=["role", "trusts", "policy", "effect", "actions", "resources"])

@@ -76,3 +76,43 @@ def revert_failure(workdir: Path, name: str) -> bool:
     if done.returncode:
         raise RuntimeError(f"Could not revert {name}.patch in {workdir}: {done.stderr.strip()}")
     return True
+
+
+def rebundle(bundle: bytes, *, version: str | None = None, failure: str | None = None) -> bytes:
+    """A new revision made from a built one (the zip CodeBuild wrote): `version` rewrites
+    package.json's version (the greeting shows it); `failure` switches one of the app's failures
+    on in the bundle, as the same patch does in the source. File modes are kept."""
+    import io
+    import json
+    import tempfile
+    import zipfile
+
+    with tempfile.TemporaryDirectory(prefix="labkit-rebundle-") as temp:
+        folder = Path(temp)
+        with zipfile.ZipFile(io.BytesIO(bundle)) as original:
+            infos = original.infolist()
+            original.extractall(folder)
+        if version:
+            manifest = folder / "package.json"
+            data = json.loads(manifest.read_text(encoding="utf-8"))
+            data["version"] = version
+            manifest.write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
+        if failure:
+            apply_failure(folder, failure)
+        out = io.BytesIO()
+        known = set()
+        with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as made:
+            for info in infos:  # the same entries with the same modes, possibly new contents
+                known.add(info.filename.rstrip("/"))
+                if info.is_dir():
+                    made.writestr(info, b"")
+                else:
+                    made.writestr(info, (folder / info.filename).read_bytes())
+            for path in sorted(folder.rglob("*")):  # files a failure switch added
+                name = path.relative_to(folder).as_posix()
+                if path.is_file() and name not in known:
+                    entry = zipfile.ZipInfo(name)
+                    entry.external_attr = 0o100644 << 16
+                    entry.compress_type = zipfile.ZIP_DEFLATED
+                    made.writestr(entry, path.read_bytes())
+        return out.getvalue()
