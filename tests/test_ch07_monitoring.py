@@ -301,3 +301,38 @@ def test_metric_chart_of_one_minute_gets_readable_minute_ticks():
     assert (high - low).total_seconds() == 240
     labels = [t.get_text() for t in ax.get_xticklabels()]
     assert "09:34" in labels and len(labels) == len(set(labels))
+
+
+FAILING_HOOK_APPSPEC = """version: 0.0
+os: linux
+files:
+  - source: /payload
+    destination: /srv/ch07
+hooks:
+  AfterInstall:
+    - location: scripts/check.sh
+      timeout: 30
+"""
+FAILING_HOOK = "#!/bin/bash\necho 'checking the bundle'\necho 'ERROR: node_modules is missing' >&2\nexit 1\n"
+
+
+@pytest.mark.slow
+def test_deployment_symptom_names_event_error_code_and_last_log_line(aws, emulator):
+    from bundles import Fleet, s3_revision, tgz_files
+    from pipeline_helpers import make_bucket
+
+    fleet = Fleet(aws, emulator, 1)
+    try:
+        fleet.create_group(make_role(aws, service="codedeploy.amazonaws.com"))
+        revision = s3_revision(aws("s3"), make_bucket(aws, versioned=False), "rev/ch07.tgz", tgz_files({
+            "appspec.yml": (FAILING_HOOK_APPSPEC, 0o644), "payload/index.html": ("hi\n", 0o644),
+            "scripts/check.sh": (FAILING_HOOK, 0o755)}), "tgz")
+        deployment_id = fleet.deploy(revision)
+        with lab_on(emulator) as lab:
+            runs = troubleshooting.wait_for_runs(lab, deployments={"script": deployment_id}, timeout=120)
+            assert runs["script"]["status"] == "Failed"
+            symptom = troubleshooting.deployment_symptom(lab, deployment_id)
+        assert symptom.startswith("AfterInstall: ScriptFailed ")
+        assert symptom.endswith("ERROR: node_modules is missing")
+    finally:
+        fleet.terminate()
