@@ -8,7 +8,7 @@ from pathlib import Path
 
 import matplotlib
 import pandas as pd
-from matplotlib.dates import DateFormatter
+from matplotlib.dates import DateFormatter, MinuteLocator
 from matplotlib.figure import Figure
 
 from labkit.aws_names import CODEBUILD_PHASES
@@ -249,6 +249,12 @@ def metric_chart(
     ax.xaxis.set_major_formatter(DateFormatter("%H:%M"))
     if not frame.empty:
         ax.legend(fontsize="small")
+        # A window of a few minutes (a single datapoint, or all in one minute) gets a few minutes
+        # of margin: matplotlib's default for a zero-width range labels every tick 00:00.
+        first, last = frame["timestamp"].min(), frame["timestamp"].max()
+        if last - first < pd.Timedelta(minutes=4):
+            ax.set_xlim(first - pd.Timedelta(minutes=2), last + pd.Timedelta(minutes=2))
+            ax.xaxis.set_major_locator(MinuteLocator())
     return _finish(figure, save)
 
 
