@@ -55,14 +55,15 @@ def printed(notebook) -> str:
 
 
 def test_every_chapter_has_the_framework_cells():
-    assert sorted(CHAPTERS) == ["00", "01", "02", "03", "04"]
+    assert sorted(CHAPTERS) == [f"{n:02d}" for n in range(11)], "the course is chapters 00-10"
     for chapter, path in CHAPTERS.items():
         notebook = nbformat.read(path, as_version=4)
         text = "\n".join(c.source for c in notebook.cells)
         parameters = [c for c in notebook.cells if "parameters" in c.metadata.get("tags", [])]
         assert len(parameters) == 1 and "SOLVE_EXERCISES = False" in parameters[0].source, chapter
         for needed in ("Learning objectives", "Estimated time", "Prerequisites", "## Summary",
-                       "## What's next", f'lab.ensure("{chapter}")', ".check(", "SOLVE_EXERCISES"):
+                       "## What's next", f'lab.ensure("{chapter}")', ".check(", "SOLVE_EXERCISES",
+                       f'labkit.exercises.finish_chapter(lab, "{chapter}")'):
             assert needed in text, f"{path.name} lacks {needed!r}"
         with_outputs = [c for c in notebook.cells if c.cell_type == "code" and c.get("outputs")]
         assert len(with_outputs) >= 5, f"{path.name} is committed without its outputs (make notebooks)"

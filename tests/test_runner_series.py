@@ -32,6 +32,6 @@ def test_the_whole_series_runs_green_and_tears_down(tmp_path):
         emulator_control.stop(state_dir)
     assert run.returncode == 0, run.stdout + run.stderr[-3000:]
     summary = json.loads((tmp_path / "out" / "summary.json").read_text())
-    assert summary["ok"] and summary["failed"] == 0 and summary["passed"] >= 5
+    assert summary["ok"] and summary["failed"] == 0 and summary["passed"] == 11
     assert summary["teardown"]["status"] == "passed" and not summary["teardown"]["leftovers"]
     assert "all green" in (tmp_path / "out" / "report.html").read_text()
