@@ -77,14 +77,24 @@ codepipeline_role = _role_step("codepipeline_role", "codepipeline.amazonaws.com"
 events_role = _role_step("events_role", "events.amazonaws.com", iam.events_policy)
 
 
-def build_project(lab, names: CourseNames) -> str:
-    client = lab.client("codebuild")
-    if client.batch_get_projects(names=[names.build_project])["projects"]:
-        return "exists"
-    role_arn = lab.client("iam").get_role(RoleName=names.codebuild_role)["Role"]["Arn"]
-    definition = codebuild.project_definition(lab, names, role_arn)
-    iam.retry_while_role_propagates(lab, lambda: codebuild.ensure_project(lab, definition))
-    return "created"
+def _project_step(project: str, definition: Callable) -> Callable:
+    """A step that makes a CodeBuild project (under the CodeBuild role) unless it exists."""
+    def step(lab, names: CourseNames) -> str:
+        client = lab.client("codebuild")
+        if client.batch_get_projects(names=[getattr(names, project)])["projects"]:
+            return "exists"
+        role_arn = lab.client("iam").get_role(RoleName=names.codebuild_role)["Role"]["Arn"]
+        declared = definition(lab, names, role_arn)
+        iam.retry_while_role_propagates(lab, lambda: codebuild.ensure_project(lab, declared))
+        return "created"
+
+    step.__name__ = project
+    return step
+
+
+build_project = _project_step("build_project", codebuild.project_definition)
+# Chapter 04's project for the pipeline: source and artifacts of type CODEPIPELINE.
+pipeline_build_project = _project_step("pipeline_build_project", codebuild.pipeline_project_definition)
 
 
 def successful_build(lab, names: CourseNames) -> str:
@@ -132,17 +142,6 @@ def deployment_group(lab, names: CourseNames) -> str:
     role_arn = lab.client("iam").get_role(RoleName=names.codedeploy_role)["Role"]["Arn"]
     return codedeploy.ensure_deployment_group(lab, names.codedeploy_app, names.deployment_group,
                                               role_arn, names.hosts_tag)
-
-
-def pipeline_build_project(lab, names: CourseNames) -> str:
-    """Chapter 04's build project for the pipeline (source and artifacts of type CODEPIPELINE)."""
-    client = lab.client("codebuild")
-    if client.batch_get_projects(names=[names.pipeline_build_project])["projects"]:
-        return "exists"
-    role_arn = lab.client("iam").get_role(RoleName=names.codebuild_role)["Role"]["Arn"]
-    definition = codebuild.pipeline_project_definition(lab, names, role_arn)
-    iam.retry_while_role_propagates(lab, lambda: codebuild.ensure_project(lab, definition))
-    return "created"
 
 
 def pipeline(lab, names: CourseNames) -> str:

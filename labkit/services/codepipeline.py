@@ -77,16 +77,26 @@ def state_table(lab, pipeline: str) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=["stage", "action", "status", "summary"])
 
 
-def _action(name: str, category: str, provider: str, configuration: dict,
-            inputs: tuple = (), outputs: tuple = (), namespace: str | None = None) -> dict:
-    action = {"name": name, "runOrder": 1,
-              "actionTypeId": {"category": category, "owner": "AWS", "provider": provider, "version": "1"},
-              "configuration": configuration,
-              "inputArtifacts": [{"name": n} for n in inputs],
-              "outputArtifacts": [{"name": n} for n in outputs]}
+def action(name: str, category: str, provider: str, configuration: dict, run_order: int = 1,
+           inputs: tuple = (), outputs: tuple = (), namespace: str | None = None) -> dict:
+    """One action of a stage (owner AWS, version 1); equal run_order runs side by side."""
+    declared = {"name": name, "runOrder": run_order,
+                "actionTypeId": {"category": category, "owner": "AWS", "provider": provider, "version": "1"},
+                "configuration": configuration,
+                "inputArtifacts": [{"name": n} for n in inputs],
+                "outputArtifacts": [{"name": n} for n in outputs]}
     if namespace:
-        action["namespace"] = namespace
-    return action
+        declared["namespace"] = namespace
+    return declared
+
+
+def source_stage(names, branch: str = "main") -> dict:
+    """The course repository's branch as SourceOutput (no polling: EventBridge starts the pipeline)."""
+    return {"name": "Source", "actions": [action(
+        "Source", "Source", "CodeCommit",
+        {"RepositoryName": names.repository, "BranchName": branch,
+         "PollForSourceChanges": "false", "OutputArtifactFormat": "CODE_ZIP"},
+        outputs=("SourceOutput",), namespace="SourceVariables")]}
 
 
 def pipeline_definition(names, role_arn: str) -> dict:
@@ -98,15 +108,11 @@ def pipeline_definition(names, role_arn: str) -> dict:
         "pipelineType": "V2",
         "executionMode": "SUPERSEDED",
         "stages": [
-            {"name": "Source", "actions": [_action(
-                "Source", "Source", "CodeCommit",
-                {"RepositoryName": names.repository, "BranchName": "main",
-                 "PollForSourceChanges": "false", "OutputArtifactFormat": "CODE_ZIP"},
-                outputs=("SourceOutput",), namespace="SourceVariables")]},
-            {"name": "Build", "actions": [_action(
+            source_stage(names),
+            {"name": "Build", "actions": [action(
                 "Build", "Build", "CodeBuild", {"ProjectName": names.pipeline_build_project},
                 inputs=("SourceOutput",), outputs=("BuildOutput",), namespace="BuildVariables")]},
-            {"name": "Deploy", "actions": [_action(
+            {"name": "Deploy", "actions": [action(
                 "Deploy", "Deploy", "CodeDeploy",
                 {"ApplicationName": names.codedeploy_app, "DeploymentGroupName": names.deployment_group},
                 inputs=("BuildOutput",))]},

@@ -30,7 +30,8 @@ def ensure_service_role(lab, name: str, service: str, policy: dict, description:
     return role["Arn"]
 
 
-def _statement(actions: list[str], resources: list[str]) -> dict:
+def statement(actions: list[str], resources: list[str]) -> dict:
+    """One Allow statement: these actions on these resources."""
     return {"Effect": "Allow", "Action": actions, "Resource": resources}
 
 
@@ -39,15 +40,15 @@ def codebuild_policy(names: CourseNames, projects: list[str] | None = None) -> d
     projects = projects or [names.build_project, names.pipeline_build_project, names.secrets_demo_project]
     bucket = f"arn:aws:s3:::{names.artifact_bucket}"
     return {"Version": "2012-10-17", "Statement": [
-        _statement(["logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents"],
+        statement(["logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents"],
                    [names.arn("logs", f"log-group:/aws/codebuild/{p}:*") for p in projects]),
-        _statement(["codecommit:GitPull"], [names.arn("codecommit", names.repository)]),
-        _statement(["s3:GetObject", "s3:GetObjectVersion", "s3:PutObject"], [f"{bucket}/*"]),
-        _statement(["s3:GetBucketLocation", "s3:GetBucketAcl"], [bucket]),
-        _statement(["ssm:GetParameters"], [names.arn("ssm", "parameter/my-app/dev/*")]),
-        _statement(["secretsmanager:GetSecretValue"],
+        statement(["codecommit:GitPull"], [names.arn("codecommit", names.repository)]),
+        statement(["s3:GetObject", "s3:GetObjectVersion", "s3:PutObject"], [f"{bucket}/*"]),
+        statement(["s3:GetBucketLocation", "s3:GetBucketAcl"], [bucket]),
+        statement(["ssm:GetParameters"], [names.arn("ssm", "parameter/my-app/dev/*")]),
+        statement(["secretsmanager:GetSecretValue"],
                    [names.arn("secretsmanager", f"secret:{names.api_token_secret}-*")]),
-        _statement(["codebuild:CreateReportGroup", "codebuild:CreateReport", "codebuild:UpdateReport",
+        statement(["codebuild:CreateReportGroup", "codebuild:CreateReport", "codebuild:UpdateReport",
                     "codebuild:BatchPutTestCases"],
                    [names.arn("codebuild", f"report-group/{p}-*") for p in projects]),
     ]}
@@ -56,26 +57,30 @@ def codebuild_policy(names: CourseNames, projects: list[str] | None = None) -> d
 def codedeploy_policy(names: CourseNames) -> dict:
     """What CodeDeploy needs to find instances by tag for an in-place deployment."""
     return {"Version": "2012-10-17", "Statement": [
-        _statement(["ec2:DescribeInstances", "ec2:DescribeInstanceStatus", "tag:GetResources"], ["*"]),
+        statement(["ec2:DescribeInstances", "ec2:DescribeInstanceStatus", "tag:GetResources"], ["*"]),
     ]}
 
 
-def codepipeline_policy(names: CourseNames) -> dict:
-    """Read the repository, use the artifact bucket, run the build, start the deployment."""
+def codepipeline_policy(names: CourseNames, projects: list[str] | None = None,
+                        groups: list[str] | None = None) -> dict:
+    """Read the repository, use the artifact bucket, run the builds, start the deployments
+    (default: chapter 04's one build project and the dev deployment group)."""
     bucket = f"arn:aws:s3:::{names.artifact_bucket}"
+    projects = projects or [names.pipeline_build_project]
+    groups = groups or [names.deployment_group]
     return {"Version": "2012-10-17", "Statement": [
-        _statement(["codecommit:GetBranch", "codecommit:GetCommit", "codecommit:GetRepository",
+        statement(["codecommit:GetBranch", "codecommit:GetCommit", "codecommit:GetRepository",
                     "codecommit:UploadArchive", "codecommit:GetUploadArchiveStatus",
                     "codecommit:CancelUploadArchive"], [names.arn("codecommit", names.repository)]),
-        _statement(["s3:GetObject", "s3:GetObjectVersion", "s3:PutObject"], [f"{bucket}/*"]),
-        _statement(["s3:GetBucketVersioning", "s3:GetBucketLocation"], [bucket]),
-        _statement(["codebuild:StartBuild", "codebuild:BatchGetBuilds"],
-                   [names.arn("codebuild", f"project/{names.pipeline_build_project}")]),
-        _statement(["codedeploy:CreateDeployment", "codedeploy:GetDeployment",
+        statement(["s3:GetObject", "s3:GetObjectVersion", "s3:PutObject"], [f"{bucket}/*"]),
+        statement(["s3:GetBucketVersioning", "s3:GetBucketLocation"], [bucket]),
+        statement(["codebuild:StartBuild", "codebuild:BatchGetBuilds"],
+                   [names.arn("codebuild", f"project/{p}") for p in projects]),
+        statement(["codedeploy:CreateDeployment", "codedeploy:GetDeployment",
                     "codedeploy:GetApplication", "codedeploy:GetApplicationRevision",
                     "codedeploy:RegisterApplicationRevision", "codedeploy:GetDeploymentConfig"],
                    [names.arn("codedeploy", f"application:{names.codedeploy_app}"),
-                    names.arn("codedeploy", f"deploymentgroup:{names.codedeploy_app}/{names.deployment_group}"),
+                    *[names.arn("codedeploy", f"deploymentgroup:{names.codedeploy_app}/{g}") for g in groups],
                     names.arn("codedeploy", "deploymentconfig:*")]),
     ]}
 
@@ -83,7 +88,7 @@ def codepipeline_policy(names: CourseNames) -> dict:
 def events_policy(names: CourseNames) -> dict:
     """EventBridge may start this one pipeline."""
     return {"Version": "2012-10-17", "Statement": [
-        _statement(["codepipeline:StartPipelineExecution"], [names.arn("codepipeline", names.pipeline)])]}
+        statement(["codepipeline:StartPipelineExecution"], [names.arn("codepipeline", names.pipeline)])]}
 
 
 def policy_table(policy: dict):
@@ -184,9 +189,9 @@ def traffic_control_policy(names: CourseNames) -> dict:
     target_group = names.arn("elasticloadbalancing", f"targetgroup/{names.target_group}/*")
     return {"Version": "2012-10-17", "Statement": [
         # Describe* calls cannot be scoped to a resource: AWS requires "*" for them.
-        _statement(["elasticloadbalancing:DescribeTargetGroups", "elasticloadbalancing:DescribeTargetHealth"],
+        statement(["elasticloadbalancing:DescribeTargetGroups", "elasticloadbalancing:DescribeTargetHealth"],
                    ["*"]),
-        _statement(["elasticloadbalancing:RegisterTargets", "elasticloadbalancing:DeregisterTargets"],
+        statement(["elasticloadbalancing:RegisterTargets", "elasticloadbalancing:DeregisterTargets"],
                    [target_group]),
     ]}
 

@@ -14,7 +14,9 @@ import pandas as pd
 from labkit.names import CourseNames
 from labkit.progress import Progress, headless, poll
 from labkit.services import codebuild as codebuild_helpers
+from labkit.services import codepipeline as codepipeline_helpers
 from labkit.services import hosts as host_helpers
+from labkit.services import iam as iam_helpers
 
 ENVIRONMENTS = ("dev", "staging", "prod")
 # Each environment's log level in Parameter Store (dev's is chapter 02's /my-app/dev/log-level).
@@ -127,10 +129,6 @@ artifacts:
 """
 
 
-def _statement(actions: list[str], resources: list[str]) -> dict:
-    return {"Effect": "Allow", "Action": actions, "Resource": resources}
-
-
 def tool_projects(names: CourseNames) -> list[str]:
     return [names.scan_project, names.smoke_test_project, names.configure_project]
 
@@ -139,36 +137,22 @@ def release_build_policy(names: CourseNames) -> dict:
     """The scan, smoke-test and configure projects: logs, the artifact bucket, staging's and prod's parameters."""
     bucket = f"arn:aws:s3:::{names.artifact_bucket}"
     return {"Version": "2012-10-17", "Statement": [
-        _statement(["logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents"],
+        iam_helpers.statement(["logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents"],
                    [names.arn("logs", f"log-group:/aws/codebuild/{p}:*") for p in tool_projects(names)]),
-        _statement(["s3:GetObject", "s3:GetObjectVersion", "s3:PutObject"], [f"{bucket}/*"]),
-        _statement(["s3:GetBucketLocation", "s3:GetBucketAcl"], [bucket]),
-        _statement(["ssm:GetParameters"],
+        iam_helpers.statement(["s3:GetObject", "s3:GetObjectVersion", "s3:PutObject"], [f"{bucket}/*"]),
+        iam_helpers.statement(["s3:GetBucketLocation", "s3:GetBucketAcl"], [bucket]),
+        iam_helpers.statement(["ssm:GetParameters"],
                    [names.arn("ssm", f"parameter/my-app/{env}/*") for env in LOG_LEVELS]),
     ]}
 
 
 def release_pipeline_policy(names: CourseNames) -> dict:
     """Chapter 04's pipeline permissions, plus the tool projects, every environment's group and the topic."""
-    bucket = f"arn:aws:s3:::{names.artifact_bucket}"
     projects = [names.pipeline_build_project, *tool_projects(names)]
     groups = [names.environment_group(env) for env in ENVIRONMENTS]
-    return {"Version": "2012-10-17", "Statement": [
-        _statement(["codecommit:GetBranch", "codecommit:GetCommit", "codecommit:GetRepository",
-                    "codecommit:UploadArchive", "codecommit:GetUploadArchiveStatus",
-                    "codecommit:CancelUploadArchive"], [names.arn("codecommit", names.repository)]),
-        _statement(["s3:GetObject", "s3:GetObjectVersion", "s3:PutObject"], [f"{bucket}/*"]),
-        _statement(["s3:GetBucketVersioning", "s3:GetBucketLocation"], [bucket]),
-        _statement(["codebuild:StartBuild", "codebuild:BatchGetBuilds"],
-                   [names.arn("codebuild", f"project/{p}") for p in projects]),
-        _statement(["codedeploy:CreateDeployment", "codedeploy:GetDeployment",
-                    "codedeploy:GetApplication", "codedeploy:GetApplicationRevision",
-                    "codedeploy:RegisterApplicationRevision", "codedeploy:GetDeploymentConfig"],
-                   [names.arn("codedeploy", f"application:{names.codedeploy_app}"),
-                    *[names.arn("codedeploy", f"deploymentgroup:{names.codedeploy_app}/{g}") for g in groups],
-                    names.arn("codedeploy", "deploymentconfig:*")]),
-        _statement(["sns:Publish"], [names.arn("sns", names.approval_topic)]),
-    ]}
+    policy = iam_helpers.codepipeline_policy(names, projects=projects, groups=groups)
+    policy["Statement"].append(iam_helpers.statement(["sns:Publish"], [names.arn("sns", names.approval_topic)]))
+    return policy
 
 
 def tool_project_definition(lab, name: str, description: str, buildspec: str, role_arn: str,
@@ -278,20 +262,8 @@ def notification_table(notification: dict, token: str) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=["field", "value"])
 
 
-def _action(name: str, category: str, provider: str, configuration: dict, run_order: int = 1,
-            inputs: tuple = (), outputs: tuple = (), namespace: str | None = None) -> dict:
-    action = {"name": name, "runOrder": run_order,
-              "actionTypeId": {"category": category, "owner": "AWS", "provider": provider, "version": "1"},
-              "configuration": configuration,
-              "inputArtifacts": [{"name": n} for n in inputs],
-              "outputArtifacts": [{"name": n} for n in outputs]}
-    if namespace:
-        action["namespace"] = namespace
-    return action
-
-
 def approval_action(names: CourseNames, topic_arn: str, environment: str) -> dict:
-    return _action(APPROVAL_ACTION, "Approval", "Manual", {
+    return codepipeline_helpers.action(APPROVAL_ACTION, "Approval", "Manual", {
         "NotificationArn": topic_arn,
         "CustomData": f"{PREVIOUS[environment].capitalize()} runs this release: check it, then approve it for {environment}.",
         # Where the reviewer looks: the code on main (a pull request or a test report fit too).
@@ -308,11 +280,11 @@ def environment_stage(names: CourseNames, environment: str, topic_arn: str | Non
     variables = [{"name": "APP_ENV", "value": environment, "type": "PLAINTEXT"},
                  {"name": "LOG_LEVEL", "value": names.environment_parameter(environment), "type": "PARAMETER_STORE"}]
     actions += [
-        _action("Configure", "Build", "CodeBuild",
+        codepipeline_helpers.action("Configure", "Build", "CodeBuild",
                 {"ProjectName": names.configure_project, "EnvironmentVariables": json.dumps(variables)},
                 run_order=first, inputs=("BuildOutput",), outputs=(bundle,),
                 namespace=f"{environment.capitalize()}Config"),
-        _action("Deploy", "Deploy", "CodeDeploy",
+        codepipeline_helpers.action("Deploy", "Deploy", "CodeDeploy",
                 {"ApplicationName": names.codedeploy_app, "DeploymentGroupName": names.environment_group(environment)},
                 run_order=first + 1, inputs=(bundle,)),
     ]
@@ -333,21 +305,17 @@ def release_pipeline_definition(names: CourseNames, role_arn: str, topic_arn: st
         "pipelineType": "V2",
         "executionMode": "SUPERSEDED",
         "stages": [
-            {"name": "Source", "actions": [_action(
-                "Source", "Source", "CodeCommit",
-                {"RepositoryName": names.repository, "BranchName": "main",
-                 "PollForSourceChanges": "false", "OutputArtifactFormat": "CODE_ZIP"},
-                outputs=("SourceOutput",), namespace="SourceVariables")]},
+            codepipeline_helpers.source_stage(names),
             {"name": "Build", "actions": [
-                _action("Build", "Build", "CodeBuild", {"ProjectName": names.pipeline_build_project},
+                codepipeline_helpers.action("Build", "Build", "CodeBuild", {"ProjectName": names.pipeline_build_project},
                         run_order=1, inputs=("SourceOutput",), outputs=("BuildOutput",),
                         namespace="BuildVariables"),
-                _action("SecurityScan", "Test", "CodeBuild", {"ProjectName": names.scan_project},
+                codepipeline_helpers.action("SecurityScan", "Test", "CodeBuild", {"ProjectName": names.scan_project},
                         run_order=1, inputs=("SourceOutput",), namespace="ScanVariables"),
-                _action("SmokeTest", "Test", "CodeBuild", {"ProjectName": names.smoke_test_project},
+                codepipeline_helpers.action("SmokeTest", "Test", "CodeBuild", {"ProjectName": names.smoke_test_project},
                         run_order=2, inputs=("BuildOutput",)),
             ]},
-            {"name": "Dev", "actions": [_action(
+            {"name": "Dev", "actions": [codepipeline_helpers.action(
                 "Deploy", "Deploy", "CodeDeploy",
                 {"ApplicationName": names.codedeploy_app, "DeploymentGroupName": names.environment_group("dev")},
                 inputs=("BuildOutput",))]},
@@ -492,7 +460,6 @@ def prepare(lab, names: CourseNames) -> dict:
     """Steps 1-3 of chapter 05 in one call (for tests and catch-up): parameters, staging and prod
     hosts and groups, the tool projects and their role, the topic and its queue, the pipeline role."""
     from labkit.services import codedeploy as codedeploy_helpers
-    from labkit.services import iam as iam_helpers
 
     for environment, level in LOG_LEVELS.items():
         put_parameter(lab, names.environment_parameter(environment), level, f"my-app's log level in {environment}")
