@@ -68,6 +68,10 @@ def test_every_chapter_has_the_framework_cells():
         with_outputs = [c for c in notebook.cells if c.cell_type == "code" and c.get("outputs")]
         assert len(with_outputs) >= 5, f"{path.name} is committed without its outputs (make notebooks)"
         assert "time.sleep" not in text, f"{path.name} waits with a fixed sleep"
+        # nbval's references are one fresh run in order: every code cell executed, counted 1..n.
+        counts = [c.execution_count for c in notebook.cells if c.cell_type == "code"]
+        assert counts == list(range(1, len(counts) + 1)), \
+            f"{path.name} has stale or missing outputs (counts {counts}): run make notebooks"
 
 
 def test_chapter_04_runs_on_its_own(fresh_emulator, tmp_path):
