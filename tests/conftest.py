@@ -27,13 +27,15 @@ for _name in ("AWS_PROFILE", "AWS_SESSION_TOKEN", "AWS_ENDPOINT_URL", "LABKIT_CO
     os.environ.pop(_name, None)
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
-_REGION_ENV = {name: os.environ.get(name) for name in ("AWS_DEFAULT_REGION", "AWS_REGION")}
+_REGION_ENV = {name: os.environ.get(name) for name in (
+    "AWS_DEFAULT_REGION", "AWS_REGION", "AWS_CONFIG_FILE", "LABKIT_CLI_GUARD", "LABKIT_USER_AWS_CONFIG_FILE")}
 
 
 @pytest.fixture(autouse=True)
 def _restore_region_env():
-    """connect(backend="aws") exports AWS_DEFAULT_REGION (for the kernel's `!aws` cells); undo
-    that after each test, so a later test's connect() does not land in another region."""
+    """connect(backend="aws") exports AWS_DEFAULT_REGION and switches the AWS CLI's sandbox guard
+    on (for the kernel's `!aws` cells); undo that after each test, so a later test's connect()
+    does not land in another region and its `aws` commands are not checked against a sandbox."""
     yield
     for name, value in _REGION_ENV.items():
         if value is None:

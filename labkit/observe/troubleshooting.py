@@ -68,7 +68,7 @@ def build_symptom(build: dict) -> str:
 
 
 def deployment_symptom(lab, deployment_id: str) -> str:
-    """`EVENT: errorCode <last line of the log tail>` of the deployment's first failed event."""
+    """`EVENT: errorCode <last stderr line of the log tail>` of the deployment's first failed event."""
     client = lab.client("codedeploy")
     info = client.get_deployment(deploymentId=deployment_id)["deploymentInfo"]
     ids = client.list_deployment_targets(deploymentId=deployment_id).get("targetIds", [])
@@ -79,8 +79,11 @@ def deployment_symptom(lab, deployment_id: str) -> str:
             if event.get("status") == "Failed":
                 diagnostics = event.get("diagnostics") or {}
                 tail = (diagnostics.get("logTail") or "").strip().splitlines()
-                return f"{event['lifecycleEventName']}: {diagnostics.get('errorCode', '')} " \
-                       f"{tail[-1] if tail else diagnostics.get('message', '')}".strip()
+                # The agent reads stdout and stderr from two pipes, so their lines may interleave
+                # either way; the script's last complaint on stderr is the line that explains it.
+                errors = [line for line in tail if line.startswith("[stderr]")]
+                last = (errors or tail or [diagnostics.get("message", "")])[-1]
+                return f"{event['lifecycleEventName']}: {diagnostics.get('errorCode', '')} {last}".strip()
     error = info.get("errorInformation") or {}
     return f"{info['status']}: {error.get('code', '')} {error.get('message', '')}".strip()
 
