@@ -230,9 +230,11 @@ class BuildRunner:
         self._end_phase("SUCCEEDED", quiet=True)
 
     def _phase(self, phase_type: str, body) -> None:
-        self._check_interrupt()
         self._begin_phase(phase_type)
         try:
+            # Checked inside the phase: a stop that lands between two phases must still end the
+            # build STOPPED (the phase it reached records it), not leave every phase SUCCEEDED.
+            self._check_interrupt()
             body()
         except Interrupted as stop:
             context = (
