@@ -12,6 +12,7 @@ import pytest
 from botocore.exceptions import ClientError
 from pipeline_helpers import make_role
 
+from labkit.aws_names import CODEBUILD_PHASES
 from labkit.procs import pid_alive
 
 TRUST = json.dumps(
@@ -217,19 +218,7 @@ def test_duplicate_project_and_missing_project(cb, role):
 
 
 # --- the phase engine -----------------------------------------------------------------------
-ALL_PHASES = [
-    "SUBMITTED",
-    "QUEUED",
-    "PROVISIONING",
-    "DOWNLOAD_SOURCE",
-    "INSTALL",
-    "PRE_BUILD",
-    "BUILD",
-    "POST_BUILD",
-    "UPLOAD_ARTIFACTS",
-    "FINALIZING",
-    "COMPLETED",
-]
+ALL_PHASES = list(CODEBUILD_PHASES)  # the one phase list (labkit/aws_names.py)
 
 
 def test_build_runs_every_phase_in_one_shell_session(cb, aws, role):
