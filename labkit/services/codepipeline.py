@@ -44,24 +44,43 @@ def wait_for_execution(lab, pipeline: str, execution_id: str | None = None,
     return execution
 
 
-def wait_for_approval(lab, pipeline: str, stage: str, action: str, timeout: float = 1800) -> str:
-    """Wait until the approval action waits for a person; return its token."""
+def wait_for_approval(lab, pipeline: str, stage: str, action: str, timeout: float = 1800,
+                      execution_id: str | None = None) -> str:
+    """Wait until the approval action waits for a person; return its token. With `execution_id`,
+    only that execution's approval counts, and an execution that ends before it fails at once,
+    naming the failed actions."""
     client = lab.client("codepipeline")
 
     def token():
         for stage_state in client.get_pipeline_state(name=pipeline)["stageStates"]:
             if stage_state["stageName"] != stage:
                 continue
+            current = stage_state.get("latestExecution", {}).get("pipelineExecutionId")
             for state in stage_state["actionStates"]:
                 latest = state.get("latestExecution", {})
-                if state["actionName"] == action and latest.get("status") == "InProgress":
+                if state["actionName"] == action and latest.get("status") == "InProgress" and \
+                        execution_id in (None, current):
                     return latest.get("token")
+        if execution_id:
+            _fail_if_ended(client, pipeline, execution_id, f"{stage}/{action}")
         return None
 
     with Progress(1, f"Approval {stage}/{action}") as bar:
         found = poll(token, timeout, what=f"approval {stage}/{action}")
         bar.done("waiting for a decision")
     return found
+
+
+def _fail_if_ended(client, pipeline: str, execution_id: str, waiting_for: str) -> None:
+    status = client.get_pipeline_execution(pipelineName=pipeline, pipelineExecutionId=execution_id)[
+        "pipelineExecution"]["status"]
+    if status in ("InProgress", "Stopping"):
+        return
+    failed = [f"{s['stageName']}/{a['actionName']}: "
+              f"{a.get('latestExecution', {}).get('errorDetails', {}).get('message')}"
+              for s in client.get_pipeline_state(name=pipeline)["stageStates"] for a in s["actionStates"]
+              if a.get("latestExecution", {}).get("status") == "Failed"]
+    raise RuntimeError(f"The execution ended {status} before {waiting_for}: " + "; ".join(failed))
 
 
 def state_table(lab, pipeline: str) -> pd.DataFrame:

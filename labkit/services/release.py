@@ -406,32 +406,10 @@ def environments_table(lab, names: CourseNames, environments=ENVIRONMENTS) -> pd
 
 def wait_for_approval(lab, pipeline: str, execution_id: str, stage: str, action: str = APPROVAL_ACTION,
                       timeout: float = 600) -> str:
-    """Wait until `execution_id` reaches the approval; return its token. Fails at once, with the
-    failed action's reason, if the execution ends before it gets there."""
-    client = lab.client("codepipeline")
-
-    def token():
-        for stage_state in client.get_pipeline_state(name=pipeline)["stageStates"]:
-            if stage_state["stageName"] != stage:
-                continue
-            for state in stage_state["actionStates"]:
-                latest = state.get("latestExecution", {})
-                if state["actionName"] == action and latest.get("status") == "InProgress" and \
-                        stage_state.get("latestExecution", {}).get("pipelineExecutionId") == execution_id:
-                    return latest.get("token")
-        status = client.get_pipeline_execution(pipelineName=pipeline, pipelineExecutionId=execution_id)[
-            "pipelineExecution"]["status"]
-        if status not in ("InProgress", "Stopping"):
-            failed = [f"{s['stageName']}/{a['actionName']}: {a.get('latestExecution', {}).get('errorDetails', {}).get('message')}"
-                      for s in client.get_pipeline_state(name=pipeline)["stageStates"] for a in s["actionStates"]
-                      if a.get("latestExecution", {}).get("status") == "Failed"]
-            raise RuntimeError(f"The execution ended {status} before {stage}/{action}: " + "; ".join(failed))
-        return None
-
-    with Progress(1, f"Approval {stage}/{action}") as bar:
-        found = poll(token, timeout, what=f"approval {stage}/{action} of {pipeline}")
-        bar.done("waiting for a decision")
-    return found
+    """Wait until `execution_id` reaches the approval; return its token (fails at once, with the
+    failed action's reason, if the execution ends before it gets there)."""
+    return codepipeline_helpers.wait_for_approval(lab, pipeline, stage, action, timeout=timeout,
+                                                  execution_id=execution_id)
 
 
 def decide_unless_clicked(panel, status: str = "Approved", automatic: bool = True) -> dict | None:
