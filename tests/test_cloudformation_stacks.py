@@ -340,11 +340,30 @@ def test_update_replaces_what_cannot_change_in_place_and_a_failed_update_says_so
         cd.get_deployment_config(deploymentConfigName=first)
     assert ("Config", "DELETE_COMPLETE") in [(n, s) for n, s, _ in events(cfn, stack)]
 
-    cfn.update_stack(StackName=stack, TemplateBody=template("2", {
-        "ApplicationName": f"kept-{tag}", "Color": "blue"}))
-    assert status(cfn, stack) == "UPDATE_ROLLBACK_FAILED"
-    failed = [r for n, s, r in events(cfn, stack) if s == "UPDATE_FAILED"]
+    # A failing update rolls back: the replaced config, the added application and the failed
+    # one return to what the last good template said.
+    broken = json.loads(template("3", {"ApplicationName": f"kept-{tag}", "Color": "blue"}))
+    broken["Resources"]["Extra"] = {"Type": "AWS::CodeDeploy::Application",
+                                    "Properties": {"ApplicationName": f"extra-{tag}"}}
+    broken["Resources"]["App"]["DependsOn"] = ["Config", "Extra"]  # fails last
+    cfn.update_stack(StackName=stack, TemplateBody=json.dumps(broken))
+    assert status(cfn, stack) == "UPDATE_ROLLBACK_COMPLETE"
+    happened = events(cfn, stack)
+    failed = [r for n, s, r in happened if s == "UPDATE_FAILED"]
     assert "extraneous key [Color] is not permitted" in failed[-1]
+    rollback = [r for n, s, r in happened if s == "UPDATE_ROLLBACK_IN_PROGRESS"]
+    assert rollback[-1].startswith("The following resource(s) failed to update: [App]")
+    assert ("Extra", "DELETE_COMPLETE") in [(n, s) for n, s, _ in happened]
+    assert cfn.describe_stack_resource(StackName=stack, LogicalResourceId="Config")[
+        "StackResourceDetail"]["PhysicalResourceId"] == second
+    assert cd.get_deployment_config(deploymentConfigName=second)["deploymentConfigInfo"][
+        "minimumHealthyHosts"]["value"] == 2
+    configs = cd.list_deployment_configs()["deploymentConfigsList"]
+    assert [c for c in configs if c.startswith(f"replace-{tag}")] == [second]  # the 3 is gone
+    assert f"extra-{tag}" not in cd.list_applications()["applications"]
+    assert "Color" not in cfn.get_template(StackName=stack)["TemplateBody"]
+    cfn.update_stack(StackName=stack, TemplateBody=template("1"))  # updatable again at once
+    assert status(cfn, stack) == "UPDATE_COMPLETE"
 
     cfn.delete_stack(StackName=stack)
     # A deleted stack is found by its id only, as on AWS.

@@ -379,59 +379,47 @@ def delete_stack_resources(stack) -> bool:
 
 # --- update -------------------------------------------------------------------------------
 def update_stack_resources(stack, template: str, role_arn=None, parameters=None, tags=None) -> None:
-    """Stack.update: add, modify (in place or by replacement), then clean up what went away."""
+    """Stack.update: add, modify (in place or by replacement), then clean up what went away;
+    the first failure rolls every change back, as CloudFormation does by default."""
     stack_event(stack, "UPDATE_IN_PROGRESS", "User Initiated")
     resource_map = stack.resource_map
-    old_resources = dict(resource_map._resource_json_map or {})
-    old_parameters = dict(resource_map.input_parameters or {})
-    stack.template = template
-    stack._parse_template()
-    new_template = stack.template_dict
-    new_resources = new_template["Resources"]
+    before = {"template": stack.template, "resources": dict(resource_map._resource_json_map or {}),
+              "parameters": dict(resource_map.input_parameters or {})}
+    old_resources, old_parameters = before["resources"], before["parameters"]
     changed_parameters = {k for k in set(old_parameters) | set(parameters or {})
                           if (parameters or {}).get(k) != old_parameters.get(k)} if parameters \
         is not None else set()
-    resource_map._template = new_template
-    if parameters is not None:
-        resource_map.input_parameters = parameters
-    resource_map.load_mapping()
-    resource_map.load_parameters()
-    resource_map.load_conditions()
-    resource_map._resource_json_map = new_resources
+    _load_template(stack, template, parameters)
+    new_resources = stack.template_dict["Resources"]
+    created: list[str] = []
+    updated: list[str] = []  # in place or by replacement, in the order they changed
     replaced: list = []
     for logical_id in creation_order(new_resources):
         body = new_resources[logical_id]
         if not _wanted(resource_map, body):
             continue
         if logical_id not in resource_map._parsed_resources:
-            failure = _create_one(stack, logical_id, body)
+            failure, verb = _create_one(stack, logical_id, body), "create"
+            changed = created
         elif body != old_resources.get(logical_id) or _mentions(body, changed_parameters):
-            failure = _update_one(stack, logical_id, body, replaced)
+            failure, verb = _update_one(stack, logical_id, body, replaced), "update"
+            changed = updated
         else:
             continue
         if failure:
-            stack_event(stack, "UPDATE_ROLLBACK_FAILED",
-                        f"The following resource(s) failed to update: [{logical_id}]. "
-                        "labkit's emulator does not roll back updates; fix the template and "
-                        "update again, or delete the stack.")
-            settle(stack, outputs=False)
+            if verb == "update":
+                updated.append(logical_id)  # a failed update may have changed part of it
+            _roll_back_update(stack, before, created, updated, replaced,
+                              f"The following resource(s) failed to {verb}: [{logical_id}]. ")
             return
+        changed.append(logical_id)
     stack.status = "UPDATE_COMPLETE_CLEANUP_IN_PROGRESS"
     stack._add_stack_event("UPDATE_COMPLETE_CLEANUP_IN_PROGRESS")
     gone = [k for k in old_resources if k not in new_resources or
             not _wanted(resource_map, new_resources[k])]
     _delete_in_reverse(stack, [k for k in creation_order(old_resources) if k in gone],
                        old_resources)
-    for logical_id, old in reversed(replaced):  # dependents first, as at deletion
-        resource_event(stack, logical_id, old_resources[logical_id].get("Type", ""),
-                       "DELETE_IN_PROGRESS", _physical(old))
-        try:
-            delete_resource(stack, old, old_resources[logical_id])
-            resource_event(stack, logical_id, old_resources[logical_id].get("Type", ""),
-                           "DELETE_COMPLETE", _physical(old))
-        except Exception as exc:
-            resource_event(stack, logical_id, old_resources[logical_id].get("Type", ""),
-                           "DELETE_FAILED", _physical(old), _reason(exc))
+    _delete_replaced(stack, [(lid, old, old_resources[lid]) for lid, old in replaced])
     settle(stack)
     stack.output_map = stack._create_output_map()
     stack.role_arn = role_arn
@@ -440,6 +428,89 @@ def update_stack_resources(stack, template: str, role_arn=None, parameters=None,
     if tags is not None:
         stack.tags = tags
     stack_event(stack, "UPDATE_COMPLETE")
+
+
+def _load_template(stack, template: str, parameters: dict | None) -> None:
+    """Point moto's stack and resource map at `template` (and `parameters` when given)."""
+    resource_map = stack.resource_map
+    stack.template = template
+    stack._parse_template()
+    resource_map._template = stack.template_dict
+    if parameters is not None:
+        resource_map.input_parameters = parameters
+    resource_map.load_mapping()
+    resource_map.load_parameters()
+    resource_map.load_conditions()
+    resource_map._resource_json_map = stack.template_dict["Resources"]
+
+
+def _delete_replaced(stack, replaced: list[tuple[str, object, dict]]) -> list[str]:
+    """Delete resources an update replaced (dependents first, as at deletion)."""
+    failed = []
+    for logical_id, resource, body in reversed(replaced):
+        resource_type = body.get("Type", "")
+        resource_event(stack, logical_id, resource_type, "DELETE_IN_PROGRESS", _physical(resource))
+        try:
+            delete_resource(stack, resource, body)
+            resource_event(stack, logical_id, resource_type, "DELETE_COMPLETE", _physical(resource))
+        except Exception as exc:
+            resource_event(stack, logical_id, resource_type, "DELETE_FAILED", _physical(resource),
+                           _reason(exc))
+            failed.append(logical_id)
+    return failed
+
+
+def _roll_back_update(stack, before: dict, created: list[str], updated: list[str],
+                      replaced: list, reason: str) -> None:
+    """Return the stack to its last good template: updated resources get their old settings
+    back (a replaced one is pointed back at the original), then what the update created or
+    made as replacements is deleted. The stack ends UPDATE_ROLLBACK_COMPLETE."""
+    stack_event(stack, "UPDATE_ROLLBACK_IN_PROGRESS", reason)
+    resource_map = stack.resource_map
+    new_resources = dict(resource_map._resource_json_map or {})
+    originals = dict(replaced)
+    _load_template(stack, before["template"], before["parameters"])
+    old_resources = before["resources"]
+    replacements, stuck = [], []
+    for logical_id in reversed(updated):
+        body = old_resources[logical_id]
+        resource_type = body.get("Type", "")
+        if logical_id in originals:  # the original still exists: point back at it
+            replacements.append((logical_id, resource_map._parsed_resources[logical_id],
+                                 new_resources[logical_id]))
+            resource_map._parsed_resources[logical_id] = originals[logical_id]
+            resource_event(stack, logical_id, resource_type, "UPDATE_COMPLETE",
+                           _physical(originals[logical_id]))
+            continue
+        current = resource_map._parsed_resources.get(logical_id)
+        resource_event(stack, logical_id, resource_type, "UPDATE_IN_PROGRESS", _physical(current))
+        try:
+            restored = parsing.parse_and_update_resource(
+                logical_id, body, resource_map, account_id=stack.account_id,
+                region_name=stack.region_name)
+        except Exception as exc:
+            resource_event(stack, logical_id, resource_type, "UPDATE_FAILED", _physical(current),
+                           _reason(exc))
+            stuck.append(logical_id)
+            continue
+        if restored is not None:
+            resource_map._parsed_resources[logical_id] = restored
+        resource_event(stack, logical_id, resource_type, "UPDATE_COMPLETE",
+                       _physical(restored or current))
+    if stuck:
+        settle(stack, outputs=False)
+        stack_event(stack, "UPDATE_ROLLBACK_FAILED",
+                    f"The following resource(s) failed to update: [{', '.join(stuck)}]. ")
+        return
+    stack.status = "UPDATE_ROLLBACK_COMPLETE_CLEANUP_IN_PROGRESS"
+    stack._add_stack_event("UPDATE_ROLLBACK_COMPLETE_CLEANUP_IN_PROGRESS")
+    # The created resources are not in the old template: delete them by their new bodies.
+    left = _delete_in_reverse(stack, created, new_resources)
+    left += _delete_replaced(stack, replacements)
+    settle(stack)
+    stack.output_map = stack._create_output_map()
+    stack_event(stack, "UPDATE_ROLLBACK_FAILED" if left else "UPDATE_ROLLBACK_COMPLETE",
+                _failed_to_delete(left) if left else None)
 
 
 def _mentions(body: dict, names: set[str]) -> bool:
