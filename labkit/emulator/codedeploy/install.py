@@ -20,6 +20,7 @@ class Installer:
     def __init__(self, root: Path, bundle: Path, behavior: str, note):
         self.root, self.bundle, self.behavior, self.note = root, bundle, behavior, note
         self.installed: list[str] = []
+        self._root = root.resolve()  # resolved once: every installed path is reported against it
 
     def install(self, appspec: AppSpec) -> list[str]:
         for mapping in appspec.files:
@@ -50,13 +51,13 @@ class Installer:
 
     def _host_path(self, destination: str) -> Path:
         path = (self.root / destination.lstrip("/")).resolve()
-        if not path.is_relative_to(self.root.resolve()):
+        if not path.is_relative_to(self._root):
             raise InstallError(f"The destination {destination!r} in the AppSpec file resolves outside "
                                "the instance's file system.")
         return path
 
     def _instance_path(self, path: Path) -> str:
-        return "/" + path.relative_to(self.root.resolve()).as_posix()
+        return "/" + path.relative_to(self._root).as_posix()
 
     def _make_dir(self, path: Path) -> None:
         missing = []

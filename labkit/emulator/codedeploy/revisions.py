@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import os
+import shutil
 import stat
 import tarfile
 import zipfile
@@ -69,19 +70,34 @@ def unpack(data: bytes, bundle_type: str, dest: Path) -> None:
 
 
 def _unzip(data: bytes, dest: Path) -> None:
+    # Per-member work kept small (a bundle's node_modules has hundreds of files): the folder is
+    # resolved once and each parent folder made once.
+    root = str(dest.resolve())
+    made: set[str] = set()
     with zipfile.ZipFile(io.BytesIO(data)) as archive:
         for info in archive.infolist():
-            target = _inside(dest, info.filename)
+            target = _inside_root(root, info.filename)
+            folder = target if info.is_dir() else os.path.dirname(target)
+            if folder not in made:
+                os.makedirs(folder, exist_ok=True)
+                made.add(folder)
             if info.is_dir():
-                target.mkdir(parents=True, exist_ok=True)
                 continue
-            target.parent.mkdir(parents=True, exist_ok=True)
             with archive.open(info) as src, open(target, "wb") as out:
-                out.write(src.read())
+                shutil.copyfileobj(src, out, 1 << 20)
             # Unix modes travel in the high bits of external_attr (zip -X, Python's zipfile).
             mode = (info.external_attr >> 16) & 0o7777
             if mode and stat.S_IFMT(info.external_attr >> 16) in (0, stat.S_IFREG):
                 os.chmod(target, mode)
+
+
+def _inside_root(root: str, name: str) -> str:
+    """`name` joined to the resolved folder `root`, refused when it would leave it. Lexical is
+    enough: the folder is fresh and a zip's members are written as plain files, never links."""
+    target = os.path.normpath(os.path.join(root, name))
+    if target != root and not target.startswith(root + os.sep):
+        raise RevisionError(f"The archive member {name!r} would be unpacked outside the revision folder.")
+    return target
 
 
 def _inside(dest: Path, name: str) -> Path:
