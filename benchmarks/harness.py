@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import socket
 import statistics
 import tempfile
 import time
@@ -15,18 +14,13 @@ from pathlib import Path
 import psutil
 
 from labkit import emulator_control
+from labkit.emulator_control import free_port
 
 # Benchmarks talk to their own emulators only: dummy credentials, no profile, text widgets.
 os.environ.update({"AWS_ACCESS_KEY_ID": "labkit-bench", "AWS_SECRET_ACCESS_KEY": "labkit-bench",
                    "AWS_DEFAULT_REGION": "us-east-1", "LABKIT_HEADLESS": "1"})
 for _name in ("AWS_PROFILE", "AWS_SESSION_TOKEN", "AWS_ENDPOINT_URL", "LABKIT_CONFIG"):
     os.environ.pop(_name, None)
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 @contextmanager

@@ -62,6 +62,13 @@ def find_running(state_dir: Path) -> EmulatorInfo | None:
     )
 
 
+def free_port() -> int:
+    """A loopback port nothing listens on now (the OS picks it)."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
 def port_is_free(port: int) -> bool:
     """True when nothing listens on 127.0.0.1:port (closed connections in TIME_WAIT don't count)."""
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:

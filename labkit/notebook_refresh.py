@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import socket
 import sys
 import tempfile
 import time
@@ -15,13 +14,8 @@ from pathlib import Path
 
 from labkit import emulator_control
 from labkit.config import find_project_root
+from labkit.emulator_control import free_port
 from labkit.runner import find_chapters
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def headless_environment(state_dir: Path, port: int) -> dict[str, str]:

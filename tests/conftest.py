@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import socket
 from pathlib import Path
 
 import boto3
@@ -12,6 +11,7 @@ from botocore.config import Config
 from shapes import attach_shape_checker
 
 from labkit import emulator_control
+from labkit.emulator_control import free_port
 from labkit.procs import pid_alive
 
 # Tests never touch a real account: dummy credentials, no profile, headless widgets.
@@ -42,12 +42,6 @@ def _restore_region_env():
             os.environ.pop(name, None)
         else:
             os.environ[name] = value
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 @pytest.fixture(scope="session")
