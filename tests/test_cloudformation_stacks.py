@@ -436,3 +436,38 @@ def test_update_changes_the_branch_and_a_condition_adds_the_email_subscription(a
     empty_bucket(aws("s3"), bucket)
     cfn.delete_stack(StackName=stack)
     assert names["PipelineName"] not in [p["name"] for p in cp.list_pipelines()["pipelines"]]
+
+
+def test_a_log_group_renamed_is_replaced_and_a_name_in_use_rolls_the_update_back(aws):
+    cfn, logs, tag = aws("cloudformation"), aws("logs"), uuid.uuid4().hex[:6]
+    stack, taken = f"logs-{tag}", f"/labkit/test/taken-{tag}"
+    logs.create_log_group(logGroupName=taken)  # not the stack's: a rename onto it must fail
+    template = json.dumps({
+        "Parameters": {"Name": {"Type": "String"}},
+        "Resources": {"Group": {"Type": "AWS::Logs::LogGroup", "Properties": {
+            "LogGroupName": {"Fn::Sub": "/labkit/test/${Name}"}, "RetentionInDays": 7}}}})
+
+    def groups() -> set[str]:
+        found = logs.describe_log_groups(logGroupNamePrefix="/labkit/test/")["logGroups"]
+        return {g["logGroupName"] for g in found if tag in g["logGroupName"]}
+
+    def update(name: str) -> str:
+        cfn.update_stack(StackName=stack, TemplateBody=template,
+                         Parameters=[{"ParameterKey": "Name", "ParameterValue": name}])
+        return status(cfn, stack)
+
+    cfn.create_stack(StackName=stack, TemplateBody=template,
+                     Parameters=[{"ParameterKey": "Name", "ParameterValue": f"first-{tag}"}])
+    assert groups() == {taken, f"/labkit/test/first-{tag}"}
+    # LogGroupName is create-only: a new group is made, the old one deleted in the cleanup.
+    assert update(f"second-{tag}") == "UPDATE_COMPLETE"
+    assert groups() == {taken, f"/labkit/test/second-{tag}"}
+    assert update(f"taken-{tag}") == "UPDATE_ROLLBACK_COMPLETE"
+    failed = [r for n, s, r in events(cfn, stack) if s == "UPDATE_FAILED"]
+    assert failed and "already exists" in failed[-1] and "HandlerErrorCode: AlreadyExists" in failed[-1]
+    assert groups() == {taken, f"/labkit/test/second-{tag}"}  # both untouched
+    assert cfn.describe_stack_resource(StackName=stack, LogicalResourceId="Group")[
+        "StackResourceDetail"]["PhysicalResourceId"] == f"/labkit/test/second-{tag}"
+    cfn.delete_stack(StackName=stack)
+    assert groups() == {taken}
+    logs.delete_log_group(logGroupName=taken)

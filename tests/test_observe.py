@@ -12,6 +12,7 @@ import warnings
 from datetime import date, datetime, timedelta, timezone
 
 import matplotlib
+import pandas as pd
 import pytest
 from bundles import Fleet, s3_revision, tgz_files
 from pipeline_helpers import (
@@ -577,6 +578,25 @@ def test_cost_explorer_prices_the_measured_usage(activity, ce, no_warnings):
                     "End": (today + timedelta(days=1)).isoformat()},
         Granularity="MONTHLY", Metrics=["UnblendedCost", "BlendedCost"])
     assert len(monthly["ResultsByTime"]) == 1 and monthly["ResultsByTime"][0]["Estimated"] is True
+
+
+def test_usage_this_month_counts_builds_beside_the_free_allowance(activity):
+    usage = cost_explorer.usage_this_month(activity["lab"]).set_index("usage_type")
+    assert list(usage.columns) == ["quantity", "unit", "free_per_month"]
+    small = usage.loc["Build-Min:general1.small"]
+    # The fixture's three builds each bill at least one (rounded-up) minute.
+    assert small["quantity"] >= 3 and small["unit"] == "minute" and small["free_per_month"] == 100
+    assert usage.loc["ActionExecutionMinute", "free_per_month"] == 100
+
+
+def test_cost_chart_says_when_the_free_tier_covered_everything():
+    frame = pd.DataFrame({"start": pd.to_datetime(["2026-11-25", "2026-11-26"]),
+                          "group": ["CodeBuild", "CodeBuild"], "amount": [0.0, 0.0],
+                          "unit": ["USD", "USD"]})
+    said = [t.get_text() for t in cost_explorer.cost_chart(frame).axes[0].texts]
+    assert len(said) == 1 and "within the free tier" in said[0]
+    frame.loc[1, "amount"] = 0.01
+    assert not cost_explorer.cost_chart(frame).axes[0].texts
 
 
 def _call(lab):

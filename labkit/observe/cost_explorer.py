@@ -9,6 +9,7 @@ from pathlib import Path
 import pandas as pd
 from matplotlib.figure import Figure
 
+from labkit import prices
 from labkit.observe import charts  # noqa: F401  (figures display in notebooks)
 
 AWS_LAG_NOTE = (
@@ -75,6 +76,23 @@ def cost_and_usage(
     return frame
 
 
+def usage_this_month(lab, today: date | None = None) -> pd.DataFrame:
+    """This month's UsageQuantity per usage type beside the monthly free allowance of labkit's
+    price table (None where the table has no such usage type)."""
+    today = today or date.today()
+    frame = cost_and_usage(lab, start=today.replace(day=1), end=today + timedelta(days=1),
+                           granularity="MONTHLY", group_by="USAGE_TYPE", metric="UsageQuantity")
+    usage = frame.groupby(["group", "unit"], as_index=False)["amount"].sum()
+    usage = usage.rename(columns={"group": "usage_type", "amount": "quantity"})
+
+    def allowance(usage_type: str):
+        # On AWS usage types carry a region prefix ("USE1-Build-Min:…"): match on the ending.
+        return next((p.free_tier for p in prices.PRICES if usage_type.endswith(p.usage_type)), None)
+
+    usage["free_per_month"] = usage["usage_type"].map(allowance)
+    return usage[["usage_type", "quantity", "unit", "free_per_month"]]
+
+
 def cost_chart(frame: pd.DataFrame, save: str | Path | None = None) -> Figure:
     """Cost per period stacked by group (service)."""
     table = frame.pivot_table(
@@ -88,7 +106,17 @@ def cost_chart(frame: pd.DataFrame, save: str | Path | None = None) -> Figure:
         ax.bar(labels, table[group], bottom=bottom, label=group)
         bottom += table[group]
     unit = frame["unit"].iloc[0] if not frame.empty else "USD"
-    ax.set_title("Cost per day by service" if len(table.columns) else "No cost in this window")
+    if not len(table.columns):
+        title = "No cost in this window"
+    elif not frame["amount"].any():
+        # Usage was recorded but the free tier covered it: say so rather than draw an empty axis.
+        title = "Cost per day by service"
+        ax.set_ylim(0, 1)
+        ax.text(0.5, 0.5, f"every amount is 0 {unit}:\nthe usage is within the free tier",
+                transform=ax.transAxes, ha="center", va="center", color="dimgray")
+    else:
+        title = "Cost per day by service"
+    ax.set_title(title)
     ax.set_xlabel("day (UTC)")
     ax.set_ylabel(f"cost ({unit})")
     if len(table.columns):

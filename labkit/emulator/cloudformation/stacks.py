@@ -186,9 +186,13 @@ def stack_event(stack, status: str, reason: str | None = None) -> None:
 
 def _reason(exc: BaseException) -> str:
     message = getattr(exc, "message", None) or str(exc) or type(exc).__name__
-    return message if message.startswith(("Resource handler", "Properties validation",
-                                          "CloudFormation", "The bucket", "labkit")) else \
-        f'Resource handler returned message: "{message}" (HandlerErrorCode: InvalidRequest)'
+    if message.startswith(("Resource handler", "Properties validation", "CloudFormation",
+                           "The bucket", "labkit")):
+        return message
+    # The handler's error code, as CloudFormation names it, from the service's error.
+    code = getattr(exc, "error_type", None) or getattr(exc, "code", None) or type(exc).__name__
+    handler_code = "AlreadyExists" if "AlreadyExists" in str(code) else "InvalidRequest"
+    return f'Resource handler returned message: "{message}" (HandlerErrorCode: {handler_code})'
 
 
 def _physical(resource) -> str | None:
@@ -402,7 +406,10 @@ def update_stack_resources(stack, template: str, role_arn=None, parameters=None,
             failure, verb = _create_one(stack, logical_id, body), "create"
             changed = created
         elif body != old_resources.get(logical_id) or _mentions(body, changed_parameters):
-            failure, verb = _update_one(stack, logical_id, body, replaced), "update"
+            moved = changed_parameters | {lid for lid, _ in replaced}
+            failure, verb = _update_one(stack, logical_id, body, replaced,
+                                        _replaced_by_change(stack, old_resources[logical_id],
+                                                            body, moved)), "update"
             changed = updated
         else:
             continue
@@ -521,15 +528,50 @@ def _mentions(body: dict, names: set[str]) -> bool:
     return bool(found & names)
 
 
-def _update_one(stack, logical_id: str, body: dict, replaced: list) -> str | None:
+def _replaced_by_change(stack, old_body: dict, body: dict, moved: set[str]) -> bool:
+    """True when a create-only property (cfn-lint's schema) changes: written differently, or
+    naming a parameter whose value changed or a resource being replaced."""
+    create_only = create_only_properties(body.get("Type", ""), stack.region_name)
+    old_props, new_props = old_body.get("Properties") or {}, body.get("Properties") or {}
+    for prop in create_only & (set(old_props) | set(new_props)):
+        if old_props.get(prop) != new_props.get(prop):
+            return True
+        mentioned: dict[str, str] = {}
+        _names_in(new_props.get(prop), mentioned)
+        if set(mentioned) & moved:
+            return True
+    return False
+
+
+def _moto_cannot_update(resource) -> bool:
+    update = getattr(type(resource), "update_from_cloudformation_json", None)
+    return update is None or hasattr(update, "__isabstractmethod__")
+
+
+def _update_one(stack, logical_id: str, body: dict, replaced: list,
+                needs_replacement: bool = False) -> str | None:
     resource_type = body.get("Type", "")
     resource_map = stack.resource_map
     old = resource_map._parsed_resources[logical_id]
     resource_event(stack, logical_id, resource_type, "UPDATE_IN_PROGRESS", _physical(old))
     try:
-        new = parsing.parse_and_update_resource(logical_id, body, resource_map,
-                                                account_id=stack.account_id,
-                                                region_name=stack.region_name)
+        if needs_replacement and _moto_cannot_update(old):
+            # moto would leave the resource as it was: make the replacement (the old one is
+            # deleted in the cleanup phase, or kept if the update rolls back).
+            resource_map._parsed_resources.pop(logical_id)
+            try:
+                new = resource_map[logical_id]
+            except BaseException:
+                resource_map._parsed_resources[logical_id] = old
+                raise
+            if _physical(new) != _physical(old):  # same name: moto changed it where it was
+                replaced.append((logical_id, old))
+            resource_event(stack, logical_id, resource_type, "UPDATE_COMPLETE", _physical(new))
+            return None
+        else:
+            new = parsing.parse_and_update_resource(logical_id, body, resource_map,
+                                                    account_id=stack.account_id,
+                                                    region_name=stack.region_name)
     except Exception as exc:
         reason = _reason(exc)
         resource_event(stack, logical_id, resource_type, "UPDATE_FAILED", _physical(old), reason)
