@@ -67,7 +67,7 @@ clean:
 	-@test -x $(BIN)/labkit && $(BIN)/labkit emulator stop 2>/dev/null; true
 	rm -rf .labkit output
 
-# Figures, never assertions: benchmarks/README.md explains each one (about 15 minutes).
+# Figures, never assertions: benchmarks/README.md explains each one (about 12 minutes on 2 cores).
 .PHONY: bench
 bench: setup
 	$(BIN)/python -m benchmarks
