@@ -589,6 +589,26 @@ def test_usage_this_month_counts_builds_beside_the_free_allowance(activity):
     assert usage.loc["ActionExecutionMinute", "free_per_month"] == 100
 
 
+def test_cost_explorer_groups_by_a_tag_of_the_resource_that_used_it(activity, aws, ce):
+    team = f"team-{uuid.uuid4().hex[:6]}"
+    project = aws("codebuild").batch_get_projects(names=[activity["project"]])["projects"][0]
+    aws("codebuild").update_project(name=activity["project"],
+                                    tags=[{"key": "team", "value": team}])
+    today = datetime.now(timezone.utc).date()
+    answer = ce.get_cost_and_usage(
+        TimePeriod={"Start": today.isoformat(), "End": (today + timedelta(days=1)).isoformat()},
+        Granularity="DAILY", Metrics=["UsageQuantity"],
+        GroupBy=[{"Type": "TAG", "Key": "team"}, {"Type": "DIMENSION", "Key": "SERVICE"}])
+    groups = {tuple(g["Keys"]): float(g["Metrics"]["UsageQuantity"]["Amount"])
+              for g in answer["ResultsByTime"][0]["Groups"]}
+    # The project's three builds are the team's; everything else used today is untagged.
+    assert groups[(f"team${team}", prices.CODEBUILD)] >= 3
+    assert {k[1] for k in groups if k[0] == f"team${team}"} == {prices.CODEBUILD}
+    assert any(k[0] == "team$" for k in groups)
+    assert answer["GroupDefinitions"][0] == {"Type": "TAG", "Key": "team"}
+    aws("codebuild").update_project(name=activity["project"], tags=project.get("tags", []))
+
+
 def test_cost_chart_says_when_the_free_tier_covered_everything():
     frame = pd.DataFrame({"start": pd.to_datetime(["2026-11-25", "2026-11-26"]),
                           "group": ["CodeBuild", "CodeBuild"], "amount": [0.0, 0.0],
@@ -611,7 +631,8 @@ def _call(lab):
     ({"TimePeriod": {"Start": "2026-01-01", "End": "2026-01-02"}, "Granularity": "DAILY",
       "Metrics": ["Dollars"]}, "not valid"),
     ({"TimePeriod": {"Start": "2026-01-01", "End": "2026-01-02"}, "Granularity": "DAILY",
-      "Metrics": ["UnblendedCost"], "GroupBy": [{"Type": "TAG", "Key": "team"}]}, "not emulated"),
+      "Metrics": ["UnblendedCost"], "GroupBy": [{"Type": "COST_CATEGORY", "Key": "team"}]},
+     "not emulated"),
     ({"TimePeriod": {"Start": "yesterday", "End": "2026-01-02"}, "Granularity": "DAILY",
       "Metrics": ["UnblendedCost"]}, "YYYY-MM-DD"),
 ])

@@ -46,10 +46,11 @@ class CostExplorer(JsonService):
         if len(group_by) > 2:
             raise ValidationException("GroupBy takes at most 2 groupings.")
         for group in group_by:
-            if group.get("Type") != "DIMENSION" or group.get("Key") not in GROUP_KEYS:
+            dimension = group.get("Type") == "DIMENSION" and group.get("Key") in GROUP_KEYS
+            if not dimension and not (group.get("Type") == "TAG" and group.get("Key")):
                 raise ValidationException(
                     f"GroupBy {group} is not emulated: labkit's Cost Explorer groups by the "
-                    "DIMENSION keys SERVICE and USAGE_TYPE."
+                    "DIMENSION keys SERVICE and USAGE_TYPE, and by TAG (a tag key)."
                 )
         wanted = _filter(params.get("Filter"))
         if params.get("NextPageToken"):
@@ -63,7 +64,17 @@ class CostExplorer(JsonService):
             for r in metering.priced(metering.measure(self._caller(ctx), begin, finish))
             if wanted(r)
         ]
-        keys = [GROUP_KEYS[g["Key"]] for g in group_by]
+        keys = []
+        for g in group_by:
+            if g["Type"] == "TAG":
+                # As on AWS: "<key>$<value>", or "<key>$" for usage of an untagged resource.
+                tags = self._tagger(ctx)
+                field = f"tag:{g['Key']}"
+                for row in rows:
+                    row[field] = f"{g['Key']}${tags(row['service'], row['resource']).get(g['Key'], '')}"
+                keys.append(field)
+            else:
+                keys.append(GROUP_KEYS[g["Key"]])
         return {
             "GroupDefinitions": [{"Type": g["Type"], "Key": g["Key"]} for g in group_by],
             "ResultsByTime": [
@@ -87,6 +98,50 @@ class CostExplorer(JsonService):
                 raise
 
         return call
+
+
+    def _tagger(self, ctx: RequestContext):
+        """(service, resource name) -> the resource's tags, each resource read once."""
+        call = self._caller(ctx)
+        known: dict[tuple[str, str], dict] = {}
+
+        def tags(service: str, resource: str) -> dict[str, str]:
+            if (service, resource) not in known:
+                try:
+                    known[(service, resource)] = _read_tags(call, service, resource, ctx)
+                except (AWSError, KeyError):  # deleted since it was used: no tags to read
+                    known[(service, resource)] = {}
+            return known[(service, resource)]
+
+        return tags
+
+
+def _read_tags(call, service: str, resource: str, ctx: RequestContext) -> dict[str, str]:
+    prefix = f"arn:aws:{{}}:{ctx.region}:{ctx.account_id}:"
+    if service == prices.CODEBUILD:
+        projects = call("codebuild", "BatchGetProjects", {"names": [resource]}).get("projects")
+        return {t["key"]: t["value"] for t in (projects[0].get("tags") or [])} if projects else {}
+    if service == prices.CODEPIPELINE:
+        found = call("codepipeline", "ListTagsForResource",
+                     {"resourceArn": prefix.format("codepipeline") + resource})
+        return {t["key"]: t["value"] for t in found.get("tags", [])}
+    if service == prices.CODEDEPLOY:
+        found = call("codedeploy", "ListTagsForResource",
+                     {"ResourceArn": prefix.format("codedeploy") + f"application:{resource}"})
+        return {t["Key"]: t["Value"] for t in found.get("Tags", [])}
+    if service == prices.S3:
+        from moto.s3.models import s3_backends
+
+        backend = s3_backends[ctx.account_id]["aws"]
+        if resource not in backend.buckets:
+            return {}
+        return {t["Key"]: t["Value"] for t in backend.get_bucket_tagging(resource).get("Tags", [])}
+    if service == prices.CLOUDWATCH:
+        from moto.logs.models import logs_backends
+
+        backend = logs_backends[ctx.account_id][ctx.region]
+        return dict(backend.list_tags_log_group(resource)) if resource in backend.groups else {}
+    return {}
 
 
 def _time_period(period: dict) -> tuple[date, date]:
