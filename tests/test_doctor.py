@@ -14,6 +14,7 @@ from moto import mock_aws
 from labkit import cli, ledger
 from labkit.config import LabConfig
 from labkit.doctor import create_budget, run_checks
+from labkit.emulator_control import free_port
 from labkit.errors import LabkitError
 from labkit.lab import Lab
 from labkit.secrets_scan import scan_text
@@ -39,7 +40,8 @@ def test_local_doctor_sees_the_running_emulator(emulator):
 
 
 def test_local_doctor_explains_a_stopped_emulator(tmp_path):
-    config = LabConfig(backend="local", state_dir=tmp_path)
+    # A free port: the default one may be in use by the learner's own emulator (`make run`).
+    config = LabConfig(backend="local", state_dir=tmp_path, port=free_port())
     emulator = by_name(run_checks(config))["emulator"]
     assert emulator.status == "warn" and "not running" in emulator.detail
     assert "labkit emulator start" in emulator.fix
