@@ -8,7 +8,8 @@ import tempfile
 from pathlib import Path
 
 from labkit import emulator_control
-from labkit.notebook_refresh import free_port, headless_environment
+from labkit.emulator_control import free_port
+from labkit.notebook_refresh import headless_environment
 
 _session: dict = {}
 

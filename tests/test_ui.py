@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from labkit import emulator_control
-from labkit.notebook_refresh import free_port
+from labkit.emulator_control import free_port
 
 UI_DIR = Path(__file__).resolve().parent / "ui"
 NOTEBOOKS = Path(__file__).resolve().parent.parent / "notebooks"

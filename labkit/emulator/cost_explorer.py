@@ -65,10 +65,10 @@ class CostExplorer(JsonService):
             if wanted(r)
         ]
         keys = []
+        tags = self._tagger(ctx)  # each resource's tags read once per request
         for g in group_by:
             if g["Type"] == "TAG":
                 # As on AWS: "<key>$<value>", or "<key>$" for usage of an untagged resource.
-                tags = self._tagger(ctx)
                 field = f"tag:{g['Key']}"
                 for row in rows:
                     row[field] = f"{g['Key']}${tags(row['service'], row['resource']).get(g['Key'], '')}"
@@ -98,7 +98,6 @@ class CostExplorer(JsonService):
                 raise
 
         return call
-
 
     def _tagger(self, ctx: RequestContext):
         """(service, resource name) -> the resource's tags, each resource read once."""
@@ -130,17 +129,10 @@ def _read_tags(call, service: str, resource: str, ctx: RequestContext) -> dict[s
                      {"ResourceArn": prefix.format("codedeploy") + f"application:{resource}"})
         return {t["Key"]: t["Value"] for t in found.get("Tags", [])}
     if service == prices.S3:
-        from moto.s3.models import s3_backends
-
-        backend = s3_backends[ctx.account_id]["aws"]
-        if resource not in backend.buckets:
-            return {}
-        return {t["Key"]: t["Value"] for t in backend.get_bucket_tagging(resource).get("Tags", [])}
+        found = call("s3", "GetBucketTagging", {"Bucket": resource})
+        return {t["Key"]: t["Value"] for t in found.get("TagSet", [])}
     if service == prices.CLOUDWATCH:
-        from moto.logs.models import logs_backends
-
-        backend = logs_backends[ctx.account_id][ctx.region]
-        return dict(backend.list_tags_log_group(resource)) if resource in backend.groups else {}
+        return dict(call("logs", "ListTagsLogGroup", {"logGroupName": resource}).get("tags", {}))
     return {}
 
 
@@ -233,7 +225,8 @@ def _today() -> date:
 
 
 def _moto_read(service: str, operation: str, params: dict, ctx: RequestContext) -> dict:
-    """The few S3 and Logs reads metering needs, straight from moto's state (one page each)."""
+    """The few S3 and Logs reads metering and tag grouping need, straight from moto's state
+    (one page each)."""
     if service == "s3":
         from moto.s3.models import s3_backends
 
@@ -241,6 +234,9 @@ def _moto_read(service: str, operation: str, params: dict, ctx: RequestContext) 
         if operation == "ListBuckets":
             return {"Buckets": [{"Name": name} for name in list(backend.buckets)]}
         bucket = backend.buckets.get(params["Bucket"])
+        if operation == "GetBucketTagging":
+            tags = backend.get_bucket_tagging(bucket.name)["Tags"] if bucket else []
+            return {"TagSet": tags}
         objects = _snapshot(bucket.keys.values) if bucket else []
         return {
             "Contents": [
@@ -255,6 +251,8 @@ def _moto_read(service: str, operation: str, params: dict, ctx: RequestContext) 
     if operation == "DescribeLogGroups":
         return {"logGroups": [{"logGroupName": name} for name in list(backend.groups)]}
     group = backend.groups.get(params["logGroupName"])
+    if operation == "ListTagsLogGroup":
+        return {"tags": dict(backend.list_tags_log_group(group.name)) if group else {}}
     streams = _snapshot(group.streams.values) if group else []
     return {
         "logStreams": [

@@ -112,22 +112,10 @@ def dependencies(resources: dict) -> dict[str, set[str]]:
 
 
 def _references(node, found: set[str]) -> None:
-    if isinstance(node, dict):
-        for key, value in node.items():
-            if key == "Ref" and isinstance(value, str):
-                found.add(value)
-            elif key == "Fn::GetAtt":
-                target = value.split(".")[0] if isinstance(value, str) else value[0]
-                found.add(target)
-            elif key == "Fn::Sub":
-                text, names = (value, {}) if isinstance(value, str) else (value[0], value[1])
-                found.update(n.split(".")[0] for n in SUB_NAME.findall(text) if n not in names)
-                _references(names, found)
-            else:
-                _references(value, found)
-    elif isinstance(node, list):
-        for item in node:
-            _references(item, found)
+    """The parameters and resources a template value names (conditions of Fn::If left out)."""
+    names: dict[str, str] = {}
+    _names_in(node, names)
+    found.update(name for name, how in names.items() if how != "If")
 
 
 def find_cycle(resources: dict) -> list[str]:
@@ -520,7 +508,7 @@ def _roll_back_update(stack, before: dict, created: list[str], updated: list[str
                 _failed_to_delete(left) if left else None)
 
 
-def _mentions(body: dict, names: set[str]) -> bool:
+def _mentions(body, names: set[str]) -> bool:
     if not names:
         return False
     found: set[str] = set()
@@ -533,14 +521,8 @@ def _replaced_by_change(stack, old_body: dict, body: dict, moved: set[str]) -> b
     naming a parameter whose value changed or a resource being replaced."""
     create_only = create_only_properties(body.get("Type", ""), stack.region_name)
     old_props, new_props = old_body.get("Properties") or {}, body.get("Properties") or {}
-    for prop in create_only & (set(old_props) | set(new_props)):
-        if old_props.get(prop) != new_props.get(prop):
-            return True
-        mentioned: dict[str, str] = {}
-        _names_in(new_props.get(prop), mentioned)
-        if set(mentioned) & moved:
-            return True
-    return False
+    return any(old_props.get(prop) != new_props.get(prop) or _mentions(new_props.get(prop), moved)
+               for prop in create_only & (set(old_props) | set(new_props)))
 
 
 def _moto_cannot_update(resource) -> bool:
@@ -568,10 +550,9 @@ def _update_one(stack, logical_id: str, body: dict, replaced: list,
                 replaced.append((logical_id, old))
             resource_event(stack, logical_id, resource_type, "UPDATE_COMPLETE", _physical(new))
             return None
-        else:
-            new = parsing.parse_and_update_resource(logical_id, body, resource_map,
-                                                    account_id=stack.account_id,
-                                                    region_name=stack.region_name)
+        new = parsing.parse_and_update_resource(logical_id, body, resource_map,
+                                                account_id=stack.account_id,
+                                                region_name=stack.region_name)
     except Exception as exc:
         reason = _reason(exc)
         resource_event(stack, logical_id, resource_type, "UPDATE_FAILED", _physical(old), reason)

@@ -58,9 +58,10 @@ def unpack(data: bytes, bundle_type: str, dest: Path) -> None:
             _unzip(data, dest)
         elif bundle_type in ("tar", "tgz"):
             mode = "r:gz" if bundle_type == "tgz" else "r:"
+            root = str(dest.resolve())
             with tarfile.open(fileobj=io.BytesIO(data), mode=mode) as archive:
                 for member in archive.getmembers():
-                    _inside(dest, member.name)
+                    _inside(root, member.name)
                 archive.extractall(dest, filter="tar")
         else:
             raise RevisionError(f"Bundle type {bundle_type!r} cannot be deployed to EC2 instances; "
@@ -76,7 +77,7 @@ def _unzip(data: bytes, dest: Path) -> None:
     made: set[str] = set()
     with zipfile.ZipFile(io.BytesIO(data)) as archive:
         for info in archive.infolist():
-            target = _inside_root(root, info.filename)
+            target = _inside(root, info.filename)
             folder = target if info.is_dir() else os.path.dirname(target)
             if folder not in made:
                 os.makedirs(folder, exist_ok=True)
@@ -91,17 +92,11 @@ def _unzip(data: bytes, dest: Path) -> None:
                 os.chmod(target, mode)
 
 
-def _inside_root(root: str, name: str) -> str:
+def _inside(root: str, name: str) -> str:
     """`name` joined to the resolved folder `root`, refused when it would leave it. Lexical is
-    enough: the folder is fresh and a zip's members are written as plain files, never links."""
+    enough: the folder starts empty, and no link is in it when a member is checked (a zip's
+    members are written as plain files; a tar's are all checked before it is extracted)."""
     target = os.path.normpath(os.path.join(root, name))
     if target != root and not target.startswith(root + os.sep):
-        raise RevisionError(f"The archive member {name!r} would be unpacked outside the revision folder.")
-    return target
-
-
-def _inside(dest: Path, name: str) -> Path:
-    target = (dest / name).resolve()
-    if not target.is_relative_to(dest.resolve()):
         raise RevisionError(f"The archive member {name!r} would be unpacked outside the revision folder.")
     return target
