@@ -184,3 +184,27 @@ def test_reset_and_stop_end_what_hooks_left_running(tmp_path):
     finally:
         emulator_control.stop(state)
     assert not processes_working_in(state)
+
+
+@pytest.mark.parametrize("bundle_type", ["zip", "tgz"])
+def test_a_revision_member_outside_its_folder_is_refused(tmp_path, bundle_type):
+    import io
+    import tarfile
+    import zipfile
+
+    from labkit.emulator.codedeploy import revisions
+
+    buffer = io.BytesIO()
+    if bundle_type == "zip":
+        with zipfile.ZipFile(buffer, "w") as archive:
+            archive.writestr("appspec.yml", "version: 0.0\n")
+            archive.writestr("../escaped.txt", "outside\n")
+    else:
+        with tarfile.open(fileobj=buffer, mode="w:gz") as archive:
+            for name in ("appspec.yml", "../escaped.txt"):
+                info = tarfile.TarInfo(name)
+                info.size = 4
+                archive.addfile(info, io.BytesIO(b"data"))
+    with pytest.raises(revisions.RevisionError, match="outside the revision folder"):
+        revisions.unpack(buffer.getvalue(), bundle_type, tmp_path / "revision")
+    assert not (tmp_path / "escaped.txt").exists()
